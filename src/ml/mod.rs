@@ -1,0 +1,28 @@
+//! The science: data, models, training, and (later) the manifold and attacks.
+//!
+//! Backend-agnostic (burn's runtime `Device`: Flex on the CPU, wgpu on WebGPU) and free of any
+//! web dependency, so every piece is tested natively.
+
+pub mod batch;
+pub mod dataset;
+pub mod mnist;
+pub mod model;
+pub mod rng;
+pub mod train;
+
+use burn::prelude::Tensor;
+
+/// Reads a float tensor back to the host without blocking: the only way that works for every
+/// backend in the browser (WebGPU reads are asynchronous). A lost GPU device is reported as
+/// such.
+pub async fn read_f32<const D: usize>(tensor: Tensor<D>) -> Result<Vec<f32>, String> {
+    let data = tensor.into_data_async().await.map_err(|e| {
+        if e.is_device_poisoned() {
+            format!("the GPU device was lost ({e})")
+        } else {
+            format!("reading a result from the device failed: {e}")
+        }
+    })?;
+    data.try_to_vec_as::<f32>()
+        .map_err(|e| format!("unexpected result type: {e:?}"))
+}

@@ -1,0 +1,241 @@
+//! The classifiers Dimple trains on images: an MLP (784-256-256-10 by default) and a small CNN.
+//!
+//! Both take a batch of flattened images `[batch, height × width]` with pixels in [0, 1] and
+//! return logits `[batch, classes]`, so attacks and plots treat them alike. They are plain
+//! burn modules: built on any `Device` (Flex on the CPU, wgpu in the browser), trained on its
+//! autodiff twin.
+
+use burn::nn::conv::{Conv2d, Conv2dConfig};
+use burn::nn::pool::{MaxPool2d, MaxPool2dConfig};
+use burn::nn::{Linear, LinearConfig, PaddingConfig2d};
+use burn::prelude::*;
+use burn::tensor::activation::{relu, softmax};
+use std::fmt;
+use std::str::FromStr;
+
+/// Which classifier architecture to train.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum ClassifierKind {
+    /// Multi-layer perceptron: input, two hidden ReLU layers of 256, output.
+    #[default]
+    Mlp,
+    /// Two 5×5 convolutions (8 and 16 channels, each ReLU and 2×2 max-pool), a hidden layer of
+    /// 64, output.
+    Cnn,
+}
+
+impl ClassifierKind {
+    /// Every kind, in the order the page lists them.
+    pub const ALL: [ClassifierKind; 2] = [ClassifierKind::Mlp, ClassifierKind::Cnn];
+
+    /// Short name used in URLs and on the command line.
+    pub fn id(self) -> &'static str {
+        match self {
+            Self::Mlp => "mlp",
+            Self::Cnn => "cnn",
+        }
+    }
+
+    /// Name shown to a visitor.
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::Mlp => "MLP 784-256-256-10",
+            Self::Cnn => "Small CNN (conv 8, conv 16, 64)",
+        }
+    }
+}
+
+impl fmt::Display for ClassifierKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.id())
+    }
+}
+
+impl FromStr for ClassifierKind {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Self::ALL
+            .into_iter()
+            .find(|k| k.id() == s)
+            .ok_or_else(|| format!("unknown model {s:?} (expected mlp or cnn)"))
+    }
+}
+
+/// Shape of the images a classifier reads.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ImageShape {
+    pub height: usize,
+    pub width: usize,
+    pub classes: usize,
+}
+
+impl ImageShape {
+    /// The MNIST shape: 28 × 28 grey pixels, ten classes.
+    pub const MNIST: ImageShape = ImageShape {
+        height: 28,
+        width: 28,
+        classes: 10,
+    };
+
+    /// Pixels per image (the input dimension n).
+    pub fn pixels(&self) -> usize {
+        self.height * self.width
+    }
+}
+
+/// Multi-layer perceptron with two hidden ReLU layers.
+#[derive(Module, Debug)]
+pub struct Mlp {
+    hidden1: Linear,
+    hidden2: Linear,
+    output: Linear,
+    drop: burn::nn::Dropout,
+    norm: bool,
+}
+
+impl Mlp {
+    /// Width of each hidden layer.
+    pub const HIDDEN: usize = 256;
+
+    fn new(shape: ImageShape, device: &Device) -> Self {
+        Self {
+            hidden1: LinearConfig::new(shape.pixels(), Self::HIDDEN).init(device),
+            hidden2: LinearConfig::new(Self::HIDDEN, Self::HIDDEN).init(device),
+            output: LinearConfig::new(Self::HIDDEN, shape.classes).init(device),
+            drop: burn::nn::DropoutConfig::new(envf("DIMPLE_DROPOUT", 0.0)).init(),
+            norm: envf("DIMPLE_NORM", 0.0) > 0.0,
+        }
+    }
+
+    fn forward(&self, images: Tensor<2>) -> Tensor<2> {
+        let images = if self.norm {
+            images.sub_scalar(0.1307).div_scalar(0.3081)
+        } else {
+            images
+        };
+        let x = self.drop.forward(relu(self.hidden1.forward(images)));
+        let x = self.drop.forward(relu(self.hidden2.forward(x)));
+        self.output.forward(x)
+    }
+}
+
+/// A small LeNet-style convolutional network.
+#[derive(Module, Debug)]
+pub struct Cnn {
+    conv1: Conv2d,
+    conv2: Conv2d,
+    pool: MaxPool2d,
+    hidden: Linear,
+    output: Linear,
+    height: usize,
+    width: usize,
+    drop: burn::nn::Dropout,
+    norm: bool,
+}
+
+impl Cnn {
+    fn new(shape: ImageShape, device: &Device) -> Self {
+        let same = PaddingConfig2d::Explicit(2, 2, 2, 2);
+        let c1 = envf("DIMPLE_C1", 8.0) as usize;
+        let c2 = envf("DIMPLE_C2", 16.0) as usize;
+        let hid = envf("DIMPLE_HID", 64.0) as usize;
+        let flat = c2 * (shape.height / 4) * (shape.width / 4);
+        Self {
+            conv1: Conv2dConfig::new([1, c1], [5, 5])
+                .with_padding(same.clone())
+                .init(device),
+            conv2: Conv2dConfig::new([c1, c2], [5, 5])
+                .with_padding(same)
+                .init(device),
+            pool: MaxPool2dConfig::new([2, 2]).init(),
+            hidden: LinearConfig::new(flat, hid).init(device),
+            output: LinearConfig::new(hid, shape.classes).init(device),
+            height: shape.height,
+            width: shape.width,
+            drop: burn::nn::DropoutConfig::new(envf("DIMPLE_DROPOUT", 0.0)).init(),
+            norm: envf("DIMPLE_NORM", 0.0) > 0.0,
+        }
+    }
+
+    fn forward(&self, images: Tensor<2>) -> Tensor<2> {
+        let [batch, _] = images.dims();
+        let images = if self.norm {
+            images.sub_scalar(0.1307).div_scalar(0.3081)
+        } else {
+            images
+        };
+        let x = images.reshape([batch, 1, self.height, self.width]);
+        let x = self.pool.forward(relu(self.conv1.forward(x)));
+        let x = self.pool.forward(relu(self.conv2.forward(x)));
+        let x = x.flatten::<2>(1, 3);
+        self.output
+            .forward(self.drop.forward(relu(self.hidden.forward(x))))
+    }
+}
+
+fn envf(name: &str, default: f64) -> f64 {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+/// An image classifier of either kind.
+#[derive(Module, Debug)]
+pub enum Classifier {
+    Mlp(Mlp),
+    Cnn(Cnn),
+}
+
+impl Classifier {
+    /// A freshly initialised classifier on `device`. Its weights are drawn lazily from the
+    /// device's random generator: seed the device first for a reproducible model.
+    pub fn new(kind: ClassifierKind, shape: ImageShape, device: &Device) -> Self {
+        match kind {
+            ClassifierKind::Mlp => Self::Mlp(Mlp::new(shape, device)),
+            ClassifierKind::Cnn => Self::Cnn(Cnn::new(shape, device)),
+        }
+    }
+
+    /// Which architecture this is.
+    pub fn kind(&self) -> ClassifierKind {
+        match self {
+            Self::Mlp(_) => ClassifierKind::Mlp,
+            Self::Cnn(_) => ClassifierKind::Cnn,
+        }
+    }
+
+    /// Logits `[batch, classes]` for flattened images `[batch, pixels]`.
+    pub fn forward(&self, images: Tensor<2>) -> Tensor<2> {
+        match self {
+            Self::Mlp(m) => m.forward(images),
+            Self::Cnn(m) => m.forward(images),
+        }
+    }
+
+    /// Class probabilities `[batch, classes]`.
+    pub fn probabilities(&self, images: Tensor<2>) -> Tensor<2> {
+        softmax(self.forward(images), 1)
+    }
+}
+
+/// Mean softmax cross-entropy of `logits` `[batch, classes]` against integer `labels` `[batch]`:
+/// `-mean_i log softmax(logits_i)[labels_i]`.
+pub fn cross_entropy(logits: Tensor<2>, labels: Tensor<1, Int>) -> Tensor<1> {
+    let log_p = burn::tensor::activation::log_softmax(logits, 1);
+    let [batch, _] = log_p.dims();
+    let picked = log_p.gather(1, labels.reshape([batch, 1]));
+    picked.mean().neg()
+}
+
+/// Number of rows of `logits` whose arg-max equals the label, as a one-element float tensor
+/// (stays on the device until read).
+pub fn count_correct(logits: Tensor<2>, labels: Tensor<1, Int>) -> Tensor<1> {
+    let [batch, _] = logits.dims();
+    logits
+        .argmax(1)
+        .equal(labels.reshape([batch, 1]))
+        .float()
+        .sum()
+}

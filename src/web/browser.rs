@@ -1,0 +1,96 @@
+//! Small bindings to the browser: yielding to the event loop, timers, fetching files, the
+//! query string. The only place besides `backend` that touches JavaScript directly.
+
+use js_sys::{Promise, Uint8Array};
+use wasm_bindgen::JsCast;
+use wasm_bindgen::prelude::*;
+use wasm_bindgen_futures::JsFuture;
+
+fn window() -> web_sys::Window {
+    web_sys::window().expect("a browser window")
+}
+
+/// Milliseconds since the page started (high resolution).
+pub fn now_ms() -> f64 {
+    window().performance().map(|p| p.now()).unwrap_or(0.0)
+}
+
+/// The screen's device pixel ratio (2 on most HiDPI screens).
+pub fn device_pixel_ratio() -> f64 {
+    window().device_pixel_ratio().max(1.0)
+}
+
+/// Lets the browser handle input and paint, then resumes. A posted message is not throttled
+/// like `setTimeout(0)` (which waits at least 4 ms once nested), so a training loop that
+/// yields after every step loses almost no time.
+pub async fn yield_now() {
+    let promise = Promise::new(&mut |resolve, _reject| {
+        let channel = web_sys::MessageChannel::new().expect("MessageChannel");
+        let on_message = Closure::once_into_js(move || {
+            let _ = resolve.call0(&JsValue::NULL);
+        });
+        channel
+            .port1()
+            .set_onmessage(Some(on_message.unchecked_ref()));
+        let _ = channel.port2().post_message(&JsValue::NULL);
+    });
+    let _ = JsFuture::from(promise).await;
+}
+
+/// Waits `ms` milliseconds without blocking the page.
+pub async fn sleep(ms: i32) {
+    let promise = Promise::new(&mut |resolve, _reject| {
+        let _ = window().set_timeout_with_callback_and_timeout_and_arguments_0(&resolve, ms);
+    });
+    let _ = JsFuture::from(promise).await;
+}
+
+/// Fetches `url` (same origin) and returns its bytes, or a message saying what went wrong.
+pub async fn fetch_bytes(url: &str) -> Result<Vec<u8>, String> {
+    let response = JsFuture::from(window().fetch_with_str(url))
+        .await
+        .map_err(|e| format!("could not fetch {url}: {}", describe(&e)))?;
+    let response: web_sys::Response = response.unchecked_into();
+    if !response.ok() {
+        return Err(format!(
+            "could not fetch {url}: HTTP {} {}",
+            response.status(),
+            response.status_text()
+        ));
+    }
+    let buffer = response
+        .array_buffer()
+        .map_err(|e| format!("could not read {url}: {}", describe(&e)))?;
+    let buffer = JsFuture::from(buffer)
+        .await
+        .map_err(|e| format!("could not read {url}: {}", describe(&e)))?;
+    Ok(Uint8Array::new(&buffer).to_vec())
+}
+
+/// The value of `key` in the page's query string.
+pub fn query_param(key: &str) -> Option<String> {
+    let search = window().location().search().ok()?;
+    web_sys::UrlSearchParams::new_with_str(&search)
+        .ok()?
+        .get(key)
+}
+
+/// A readable message for a JavaScript error value.
+pub fn describe(value: &JsValue) -> String {
+    if let Some(error) = value.dyn_ref::<js_sys::Error>() {
+        return String::from(error.message());
+    }
+    value.as_string().unwrap_or_else(|| format!("{value:?}"))
+}
+
+/// Gets `object[key]`, if it is defined.
+pub fn get(object: &JsValue, key: &str) -> Option<JsValue> {
+    js_sys::Reflect::get(object, &JsValue::from_str(key))
+        .ok()
+        .filter(|v| !v.is_undefined() && !v.is_null())
+}
+
+/// The navigator object.
+pub fn navigator() -> JsValue {
+    window().navigator().into()
+}

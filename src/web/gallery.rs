@@ -1,0 +1,91 @@
+//! The gallery: test digits the classifier never trained on, each with its predicted class
+//! and confidence (a wrong prediction is marked).
+
+use super::lab::{LabStore, LoadState};
+use super::plot::grey_image;
+use super::train::{GALLERY_SIZE, GalleryPredictions};
+use leptos::html::Canvas;
+use leptos::prelude::*;
+
+/// One gallery digit: its pixels and its true class.
+#[derive(Clone, Debug, PartialEq)]
+struct Digit {
+    pixels: Vec<u8>,
+    label: u8,
+}
+
+#[component]
+pub fn Gallery(
+    lab: LabStore,
+    load: RwSignal<LoadState>,
+    predictions: GalleryPredictions,
+) -> impl IntoView {
+    let digits = Memo::new(move |_| {
+        if load.get() != LoadState::Ready {
+            return (Vec::new(), 0, 0);
+        }
+        lab.with_value(|l| {
+            let Some(l) = l else {
+                return (Vec::new(), 0, 0);
+            };
+            let d = &l.dataset;
+            let count = GALLERY_SIZE.min(d.test.len());
+            let digits = (0..count)
+                .map(|i| Digit {
+                    pixels: d.image(&d.test, i).to_vec(),
+                    label: d.test.labels[i],
+                })
+                .collect::<Vec<_>>();
+            (digits, d.width, d.height)
+        })
+    });
+    view! {
+        <section class="panel" aria-labelledby="gallery-title">
+            <h2 id="gallery-title">"Test digits"</h2>
+            <p class="explain">"Under each digit: the class the model predicts and how sure it is. Red marks a mistake."</p>
+            <div class="gallery" data-testid="gallery">
+                {move || {
+                    let (digits, width, height) = digits.get();
+                    digits.into_iter().enumerate().map(|(i, digit)| view! {
+                        <GalleryDigit index=i digit width height predictions/>
+                    }).collect_view()
+                }}
+            </div>
+        </section>
+    }
+}
+
+#[component]
+fn GalleryDigit(
+    index: usize,
+    digit: Digit,
+    width: usize,
+    height: usize,
+    predictions: GalleryPredictions,
+) -> impl IntoView {
+    let canvas = NodeRef::<Canvas>::new();
+    let pixels = digit.pixels;
+    Effect::new(move || {
+        if let Some(c) = canvas.get() {
+            if let Err(e) = grey_image(&c, &pixels, width, height) {
+                leptos::logging::warn!("gallery: {e}");
+            }
+        }
+    });
+    let prediction = move || predictions.with(|p| p.get(index).copied());
+    let label = digit.label;
+    view! {
+        <figure data-testid="gallery-item" data-label=label
+            data-prediction=move || prediction().map(|p| p.0.to_string()).unwrap_or_default()
+            data-confidence=move || prediction().map(|p| format!("{:.4}", p.1)).unwrap_or_default()
+            class:wrong=move || prediction().is_some_and(|p| p.0 != label)>
+            <canvas node_ref=canvas role="img" aria-label=format!("test digit, true class {label}")></canvas>
+            <figcaption>
+                {move || match prediction() {
+                    Some((class, confidence)) => format!("{class} · {:.0}%", 100.0 * confidence),
+                    None => "untrained".to_string(),
+                }}
+            </figcaption>
+        </figure>
+    }
+}

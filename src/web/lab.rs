@@ -1,0 +1,68 @@
+//! What a visitor has in this page: the device, the dataset on it and the trained classifier.
+//! Held outside the reactive graph (burn values are not signals); panels read and replace it.
+
+use crate::ml::batch::DeviceSplit;
+use crate::ml::dataset::Dataset;
+use crate::ml::model::{Classifier, ImageShape};
+use burn::prelude::Device;
+use leptos::prelude::*;
+
+/// The page's loaded data and trained models.
+pub struct Lab {
+    pub device: Device,
+    pub dataset: Dataset,
+    pub shape: ImageShape,
+    pub train: DeviceSplit,
+    pub test: DeviceSplit,
+    /// The last classifier that finished an epoch; kept when a later run fails or is cancelled.
+    pub classifier: Option<Classifier>,
+}
+
+impl Lab {
+    /// Uploads `dataset` to `device`.
+    pub fn new(device: Device, dataset: Dataset) -> Self {
+        let shape = ImageShape {
+            height: dataset.height,
+            width: dataset.width,
+            classes: dataset.classes(),
+        };
+        let train = DeviceSplit::upload(&dataset, &dataset.train, &device);
+        let test = DeviceSplit::upload(&dataset, &dataset.test, &device);
+        Self {
+            device,
+            dataset,
+            shape,
+            train,
+            test,
+            classifier: None,
+        }
+    }
+}
+
+/// The lab, once loaded, shared by the panels.
+pub type LabStore = StoredValue<Option<Lab>, LocalStorage>;
+
+/// How loading is going.
+#[derive(Clone, Debug, PartialEq)]
+pub enum LoadState {
+    Loading(String),
+    Ready,
+    Failed(String),
+}
+
+/// A message for the visitor about their input or about something that went wrong.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Notice {
+    pub error: bool,
+    pub text: String,
+}
+
+/// The page's list of notices.
+pub type Notices = RwSignal<Vec<Notice>>;
+
+/// Adds a warning (`error == false`) or an error to the page's notices.
+pub fn notify(notices: Notices, error: bool, text: impl Into<String>) {
+    let text = text.into();
+    leptos::logging::log!("notice: {text}");
+    notices.update(|n| n.push(Notice { error, text }));
+}

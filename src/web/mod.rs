@@ -1,0 +1,92 @@
+//! The page: Leptos components over `ml`, the backend choice and the browser bindings.
+//! Nothing here computes science; it loads, starts, shows and cancels.
+
+mod backend;
+mod browser;
+mod gallery;
+mod lab;
+mod plot;
+mod train;
+
+use crate::ml::dataset::Dataset;
+use crate::ml::mnist;
+use backend::{BackendKind, BackendRequest};
+use gallery::Gallery;
+use lab::{Lab, LabStore, LoadState, Notices, notify};
+use leptos::prelude::*;
+use leptos::task::spawn_local;
+use train::TrainPanel;
+
+/// Mounts the page into `<body>`.
+pub fn mount() {
+    console_error_panic_hook::set_once();
+    leptos::mount::mount_to_body(App);
+}
+
+#[component]
+fn App() -> impl IntoView {
+    let backend_label = RwSignal::new("starting…".to_string());
+    let backend_kind = RwSignal::new(None::<BackendKind>);
+    let notices: Notices = RwSignal::new(Vec::new());
+    let load = RwSignal::new(LoadState::Loading("Choosing a backend…".into()));
+    let lab: LabStore = StoredValue::new_local(None);
+    let gallery = RwSignal::new(Vec::new());
+
+    spawn_local(async move {
+        let query = browser::query_param("backend");
+        let (request, warning) = BackendRequest::from_query(query.as_deref());
+        if let Some(w) = warning {
+            notify(notices, false, w);
+        }
+        let backend = backend::init(request).await;
+        backend_label.set(backend.label.clone());
+        backend_kind.set(Some(backend.kind));
+        if let Some(n) = backend.notice {
+            notify(notices, false, n);
+        }
+        load.set(LoadState::Loading("Loading MNIST digits…".into()));
+        let url = format!("data/{}", mnist::BUNDLE_FILE);
+        let loaded = browser::fetch_bytes(&url)
+            .await
+            .and_then(|bytes| Dataset::decode(&bytes).map_err(|e| format!("{url}: {e}")));
+        match loaded {
+            Ok(dataset) => {
+                lab.set_value(Some(Lab::new(backend.device, dataset)));
+                load.set(LoadState::Ready);
+            }
+            Err(e) => {
+                notify(
+                    notices,
+                    true,
+                    format!("The digits could not be loaded: {e}. Reload the page to try again."),
+                );
+                load.set(LoadState::Failed(e));
+            }
+        }
+    });
+
+    view! {
+        <header class="top">
+            <h1>"Dimple"</h1>
+            <p>"Adversarial examples and the dimpled manifold, trained in your browser."</p>
+            <span class="backend" data-testid="backend"
+                class:webgpu=move || backend_kind.get() == Some(BackendKind::WebGpu)
+                data-kind=move || match backend_kind.get() { Some(BackendKind::WebGpu) => "webgpu", Some(BackendKind::Cpu) => "cpu", None => "" }>
+                "Backend: " {move || backend_label.get()}
+            </span>
+        </header>
+        <main>
+            <div role="status" aria-live="polite">
+                {move || notices.get().into_iter().map(|n| view! {
+                    <p class="notice" class:error=n.error data-testid="notice">{n.text}</p>
+                }).collect_view()}
+                {move || match load.get() {
+                    LoadState::Loading(what) => Some(view! { <p class="notice" data-testid="loading">{what}</p> }),
+                    _ => None,
+                }}
+            </div>
+            <TrainPanel lab load notices gallery/>
+            <Gallery lab load predictions=gallery/>
+        </main>
+    }
+}

@@ -1,0 +1,290 @@
+//! Drawing widgets on canvases: line charts with plotters-canvas and grey images, both crisp
+//! on HiDPI screens (the backing store is sized in device pixels, every length scaled by
+//! `devicePixelRatio`).
+
+use super::browser::device_pixel_ratio;
+use plotters::prelude::*;
+use plotters_backend::{
+    BackendColor, BackendCoord, BackendStyle, BackendTextStyle, DrawingErrorKind,
+};
+use plotters_canvas::CanvasBackend;
+use wasm_bindgen::{Clamped, JsCast};
+use web_sys::{CanvasRenderingContext2d, HtmlCanvasElement, ImageData};
+
+/// The Okabe-Ito palette: distinguishable with every common colour-vision deficiency.
+pub const PALETTE: [RGBColor; 7] = [
+    RGBColor(0, 114, 178),
+    RGBColor(230, 159, 0),
+    RGBColor(0, 158, 115),
+    RGBColor(213, 94, 0),
+    RGBColor(86, 180, 233),
+    RGBColor(204, 121, 167),
+    RGBColor(240, 228, 66),
+];
+
+/// One line on a chart.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Series {
+    pub name: String,
+    pub color: RGBColor,
+    pub points: Vec<(f64, f64)>,
+    /// Draw a dot on every point (for sparse series such as per-epoch test accuracy).
+    pub dots: bool,
+}
+
+/// Axis titles and fixed ranges of a line chart.
+#[derive(Clone, Debug)]
+pub struct ChartFrame {
+    pub x_label: &'static str,
+    pub y_label: &'static str,
+    /// Smallest x range shown (grows with the data).
+    pub x_min_range: (f64, f64),
+    /// Fixed y range, or `None` to fit the data.
+    pub y_range: Option<(f64, f64)>,
+}
+
+fn dark_scheme() -> bool {
+    web_sys::window()
+        .and_then(|w| w.match_media("(prefers-color-scheme: dark)").ok().flatten())
+        .is_some_and(|m| m.matches())
+}
+
+/// Sizes the canvas's backing store to its CSS size times the device pixel ratio; returns
+/// the ratio.
+fn fit_to_screen(canvas: &HtmlCanvasElement) -> f64 {
+    let dpr = device_pixel_ratio();
+    let (w, h) = (
+        canvas.client_width().max(1) as f64,
+        canvas.client_height().max(1) as f64,
+    );
+    let (pw, ph) = ((w * dpr).round() as u32, (h * dpr).round() as u32);
+    if canvas.width() != pw || canvas.height() != ph {
+        canvas.set_width(pw);
+        canvas.set_height(ph);
+    }
+    dpr
+}
+
+/// Draws `series` as a line chart filling `canvas`.
+pub fn line_chart(
+    canvas: &HtmlCanvasElement,
+    frame: &ChartFrame,
+    series: &[Series],
+) -> Result<(), String> {
+    let dpr = fit_to_screen(canvas);
+    let px = |v: f64| (v * dpr).round() as u32;
+    let (fg, bg, grid) = if dark_scheme() {
+        (
+            RGBColor(236, 236, 240),
+            RGBColor(31, 31, 35),
+            RGBColor(70, 70, 80),
+        )
+    } else {
+        (
+            RGBColor(29, 29, 31),
+            RGBColor(255, 255, 255),
+            RGBColor(225, 225, 230),
+        )
+    };
+    let root = MeasuredCanvas::new(canvas)
+        .ok_or("canvas has no 2-D context")?
+        .into_drawing_area();
+    root.fill(&bg).map_err(|e| e.to_string())?;
+
+    let all = series.iter().flat_map(|s| s.points.iter());
+    let x_max = all.clone().map(|p| p.0).fold(frame.x_min_range.1, f64::max);
+    let (y_lo, y_hi) = frame.y_range.unwrap_or_else(|| {
+        let (lo, hi) = all
+            .clone()
+            .map(|p| p.1)
+            .filter(|v| v.is_finite())
+            .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), v| {
+                (lo.min(v), hi.max(v))
+            });
+        if lo.is_finite() {
+            (lo.min(0.0), (hi * 1.05).max(lo + 1e-6))
+        } else {
+            (0.0, 1.0)
+        }
+    });
+    let font = |size: f64| ("sans-serif", size * dpr).into_font().color(&fg);
+    let mut chart = ChartBuilder::on(&root)
+        .margin(px(8.0))
+        .x_label_area_size(px(34.0))
+        .y_label_area_size(px(44.0))
+        .build_cartesian_2d(frame.x_min_range.0..x_max, y_lo..y_hi)
+        .map_err(|e| e.to_string())?;
+    chart
+        .configure_mesh()
+        .x_desc(frame.x_label)
+        .y_desc(frame.y_label)
+        .label_style(font(11.0))
+        .axis_desc_style(font(12.0))
+        .axis_style(ShapeStyle::from(&fg).stroke_width(px(1.0)))
+        .light_line_style(ShapeStyle::from(&grid).stroke_width(px(1.0)))
+        .bold_line_style(ShapeStyle::from(&grid).stroke_width(px(1.0)))
+        .x_labels(6)
+        .y_labels(6)
+        .draw()
+        .map_err(|e| e.to_string())?;
+    for s in series.iter().filter(|s| !s.points.is_empty()) {
+        let style = ShapeStyle::from(&s.color).stroke_width(px(2.0));
+        let points = s.points.iter().copied().filter(|p| p.1.is_finite());
+        let drawn = chart
+            .draw_series(LineSeries::new(points.clone(), style))
+            .map_err(|e| e.to_string())?;
+        let color = s.color;
+        let w = px(16.0) as i32;
+        drawn.label(s.name.clone()).legend(move |(x, y)| {
+            PathElement::new(
+                vec![(x, y), (x + w, y)],
+                ShapeStyle::from(&color).stroke_width(2),
+            )
+        });
+        if s.dots {
+            let r = px(3.5);
+            chart
+                .draw_series(points.map(|p| Circle::new(p, r, s.color.filled())))
+                .map_err(|e| e.to_string())?;
+        }
+    }
+    if series.iter().any(|s| !s.points.is_empty()) {
+        chart
+            .configure_series_labels()
+            .label_font(font(11.0))
+            .background_style(bg.mix(0.85))
+            .border_style(grid)
+            .position(SeriesLabelPosition::UpperRight)
+            .draw()
+            .map_err(|e| e.to_string())?;
+    }
+    root.present().map_err(|e| e.to_string())
+}
+
+/// Draws a grey image (`pixels`, row-major, 0 = black) at its natural size; CSS scales the
+/// canvas up with `image-rendering: pixelated`, so every pixel stays a crisp square.
+pub fn grey_image(
+    canvas: &HtmlCanvasElement,
+    pixels: &[u8],
+    width: usize,
+    height: usize,
+) -> Result<(), String> {
+    canvas.set_width(width as u32);
+    canvas.set_height(height as u32);
+    let context: CanvasRenderingContext2d = canvas
+        .get_context("2d")
+        .ok()
+        .flatten()
+        .and_then(|c| c.dyn_into().ok())
+        .ok_or("canvas has no 2-D context")?;
+    let rgba: Vec<u8> = pixels.iter().flat_map(|&p| [p, p, p, 255]).collect();
+    let image =
+        ImageData::new_with_u8_clamped_array_and_sh(Clamped(&rgba), width as u32, height as u32)
+            .map_err(|e| super::browser::describe(&e))?;
+    context
+        .put_image_data(&image, 0.0, 0.0)
+        .map_err(|e| super::browser::describe(&e))
+}
+
+/// plotters-canvas's backend with text measured by the canvas itself. plotters' own web font
+/// code measures each label by adding a `<span>` to the page and forcing a layout, which made
+/// one chart take over 80 ms; `measureText` takes microseconds.
+struct MeasuredCanvas {
+    inner: CanvasBackend,
+    context: CanvasRenderingContext2d,
+}
+
+type CanvasResult = Result<(), DrawingErrorKind<<CanvasBackend as DrawingBackend>::ErrorType>>;
+
+impl MeasuredCanvas {
+    fn new(canvas: &HtmlCanvasElement) -> Option<Self> {
+        let context = canvas.get_context("2d").ok()??.dyn_into().ok()?;
+        Some(Self {
+            inner: CanvasBackend::with_canvas_object(canvas.clone())?,
+            context,
+        })
+    }
+}
+
+impl DrawingBackend for MeasuredCanvas {
+    type ErrorType = <CanvasBackend as DrawingBackend>::ErrorType;
+
+    fn get_size(&self) -> (u32, u32) {
+        self.inner.get_size()
+    }
+    fn ensure_prepared(&mut self) -> CanvasResult {
+        self.inner.ensure_prepared()
+    }
+    fn present(&mut self) -> CanvasResult {
+        self.inner.present()
+    }
+    fn draw_pixel(&mut self, point: BackendCoord, color: BackendColor) -> CanvasResult {
+        self.inner.draw_pixel(point, color)
+    }
+    fn draw_line<S: BackendStyle>(
+        &mut self,
+        from: BackendCoord,
+        to: BackendCoord,
+        style: &S,
+    ) -> CanvasResult {
+        self.inner.draw_line(from, to, style)
+    }
+    fn draw_rect<S: BackendStyle>(
+        &mut self,
+        a: BackendCoord,
+        b: BackendCoord,
+        style: &S,
+        fill: bool,
+    ) -> CanvasResult {
+        self.inner.draw_rect(a, b, style, fill)
+    }
+    fn draw_path<S: BackendStyle, I: IntoIterator<Item = BackendCoord>>(
+        &mut self,
+        path: I,
+        style: &S,
+    ) -> CanvasResult {
+        self.inner.draw_path(path, style)
+    }
+    fn draw_circle<S: BackendStyle>(
+        &mut self,
+        center: BackendCoord,
+        radius: u32,
+        style: &S,
+        fill: bool,
+    ) -> CanvasResult {
+        self.inner.draw_circle(center, radius, style, fill)
+    }
+    fn fill_polygon<S: BackendStyle, I: IntoIterator<Item = BackendCoord>>(
+        &mut self,
+        vert: I,
+        style: &S,
+    ) -> CanvasResult {
+        self.inner.fill_polygon(vert, style)
+    }
+    fn draw_text<S: BackendTextStyle>(
+        &mut self,
+        text: &str,
+        style: &S,
+        pos: BackendCoord,
+    ) -> CanvasResult {
+        self.inner.draw_text(text, style, pos)
+    }
+    fn estimate_text_size<S: BackendTextStyle>(
+        &self,
+        text: &str,
+        style: &S,
+    ) -> Result<(u32, u32), DrawingErrorKind<Self::ErrorType>> {
+        self.context.set_font(&format!(
+            "{} {}px {}",
+            style.style().as_str(),
+            style.size(),
+            style.family().as_str()
+        ));
+        let width = self
+            .context
+            .measure_text(text)
+            .map(|m| m.width())
+            .unwrap_or(0.0);
+        Ok((width.ceil() as u32, style.size().ceil() as u32))
+    }
+}

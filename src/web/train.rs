@@ -1,0 +1,454 @@
+//! The training panel: settings, Train / Pause / Cancel, progress, live loss and accuracy
+//! curves, final test accuracy. The loop runs as a local task that takes one optimiser step,
+//! reads its metrics back asynchronously and yields to the browser before the next.
+
+use super::browser::{now_ms, yield_now};
+use super::lab::{LabStore, LoadState, Notices, notify};
+use super::plot::{ChartFrame, PALETTE, Series, line_chart};
+use crate::ml::batch::DeviceSplit;
+use crate::ml::model::{Classifier, ClassifierKind};
+use crate::ml::read_f32;
+use crate::ml::train::{TrainConfig, Trainer, evaluate};
+use leptos::html::Canvas;
+use leptos::prelude::*;
+use leptos::task::spawn_local;
+
+/// Where a training run stands.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RunState {
+    Idle,
+    Running,
+    Paused,
+    Finished,
+    Cancelled,
+    Failed,
+}
+
+impl RunState {
+    fn active(self) -> bool {
+        matches!(self, Self::Running | Self::Paused)
+    }
+}
+
+/// Live figures of the run in progress.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Progress {
+    pub epoch: usize,
+    pub epochs: usize,
+    pub step: usize,
+    pub steps_per_epoch: usize,
+    pub done: usize,
+    pub total: usize,
+    pub examples_per_sec: f64,
+    pub loss: Option<f32>,
+    /// Loss of the run's first step, to compare against.
+    pub first_loss: Option<f32>,
+}
+
+impl Progress {
+    fn percent(&self) -> u32 {
+        if self.total == 0 {
+            0
+        } else {
+            (100 * self.done / self.total) as u32
+        }
+    }
+}
+
+/// The curves drawn while training; x is in epochs.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct History {
+    pub loss: Vec<(f64, f64)>,
+    pub train_accuracy: Vec<(f64, f64)>,
+    pub test_accuracy: Vec<(f64, f64)>,
+}
+
+/// Predicted class and confidence of each gallery digit, in gallery order.
+pub type GalleryPredictions = RwSignal<Vec<(u8, f32)>>;
+
+/// Number of test digits in the gallery.
+pub const GALLERY_SIZE: usize = 30;
+
+/// Everything the panel shows, as signals the training task writes.
+#[derive(Clone, Copy)]
+struct RunView {
+    state: RwSignal<RunState>,
+    progress: RwSignal<Progress>,
+    history: RwSignal<History>,
+    test_accuracy: RwSignal<Option<f64>>,
+}
+
+#[component]
+pub fn TrainPanel(
+    lab: LabStore,
+    load: RwSignal<LoadState>,
+    notices: Notices,
+    gallery: GalleryPredictions,
+) -> impl IntoView {
+    let model = RwSignal::new(ClassifierKind::Mlp.id().to_string());
+    let defaults = TrainConfig::default();
+    let epochs = RwSignal::new(defaults.epochs.to_string());
+    let batch = RwSignal::new(defaults.batch_size.to_string());
+    let rate = RwSignal::new(defaults.learning_rate.to_string());
+    let seed = RwSignal::new(defaults.seed.to_string());
+    let run = RunView {
+        state: RwSignal::new(RunState::Idle),
+        progress: RwSignal::new(Progress::default()),
+        history: RwSignal::new(History::default()),
+        test_accuracy: RwSignal::new(None),
+    };
+
+    let read_config = move || -> Result<TrainConfig, String> {
+        let number = |name: &str, s: String| {
+            s.trim()
+                .parse::<f64>()
+                .map_err(|_| format!("{name} must be a number, not {s:?}"))
+        };
+        let whole = |name: &str, s: String| -> Result<usize, String> {
+            let v = number(name, s)?;
+            if v.fract() != 0.0 || v < 0.0 {
+                return Err(format!("{name} must be a whole number, not {v}"));
+            }
+            Ok(v as usize)
+        };
+        let config = TrainConfig {
+            model: model.get_untracked().parse()?,
+            epochs: whole("epochs", epochs.get_untracked())?,
+            batch_size: whole("batch size", batch.get_untracked())?,
+            learning_rate: number("learning rate", rate.get_untracked())?,
+            seed: whole("seed", seed.get_untracked())? as u64,
+            ..TrainConfig::default()
+        };
+        config.validate()?;
+        Ok(config)
+    };
+
+    let start = move |_| match read_config() {
+        Err(message) => notify(notices, true, format!("Cannot train: {message}.")),
+        Ok(config) => {
+            run.state.set(RunState::Running);
+            run.history.set(History::default());
+            run.test_accuracy.set(None);
+            spawn_local(train_run(lab, config, run, notices, gallery));
+        }
+    };
+    let toggle_pause = move |_| {
+        run.state.update(|s| {
+            *s = match *s {
+                RunState::Running => RunState::Paused,
+                RunState::Paused => RunState::Running,
+                other => other,
+            }
+        })
+    };
+    let cancel = move |_| {
+        if run.state.get_untracked().active() {
+            run.state.set(RunState::Cancelled);
+        }
+    };
+
+    let ready = move || load.get() == LoadState::Ready;
+    let active = move || run.state.get().active();
+    let pct = move || run.progress.with(Progress::percent);
+
+    let loss_canvas = NodeRef::<Canvas>::new();
+    let accuracy_canvas = NodeRef::<Canvas>::new();
+    Effect::new(move || {
+        let history = run.history.get();
+        if let Some(canvas) = loss_canvas.get() {
+            let frame = ChartFrame {
+                x_label: "epoch",
+                y_label: "loss",
+                x_min_range: (0.0, 1.0),
+                y_range: None,
+            };
+            let series = [Series {
+                name: "training loss".into(),
+                color: PALETTE[0],
+                points: history.loss.clone(),
+                dots: false,
+            }];
+            if let Err(e) = line_chart(&canvas, &frame, &series) {
+                leptos::logging::warn!("loss chart: {e}");
+            }
+        }
+        if let Some(canvas) = accuracy_canvas.get() {
+            let frame = ChartFrame {
+                x_label: "epoch",
+                y_label: "accuracy (%)",
+                x_min_range: (0.0, 1.0),
+                y_range: None,
+            };
+            let series = [
+                Series {
+                    name: "training batches".into(),
+                    color: PALETTE[1],
+                    points: history.train_accuracy,
+                    dots: false,
+                },
+                Series {
+                    name: "test digits".into(),
+                    color: PALETTE[2],
+                    points: history.test_accuracy,
+                    dots: true,
+                },
+            ];
+            if let Err(e) = line_chart(&canvas, &frame, &series) {
+                leptos::logging::warn!("accuracy chart: {e}");
+            }
+        }
+    });
+
+    let status_text = move || match run.state.get() {
+        RunState::Idle => "Not trained yet.".to_string(),
+        RunState::Running => "Training…".into(),
+        RunState::Paused => "Paused.".into(),
+        RunState::Finished => "Finished.".into(),
+        RunState::Cancelled => "Cancelled; the model from the last finished epoch is kept.".into(),
+        RunState::Failed => "Stopped by an error (see the notice above).".into(),
+    };
+
+    view! {
+        <section class="panel" aria-labelledby="train-title">
+            <h2 id="train-title">"Train a classifier"</h2>
+            <p class="explain">
+                "A neural network learns to read handwritten digits, here in your browser. Watch the loss fall and the accuracy rise; "
+                "the digits below show what it predicts for images it has never seen."
+            </p>
+            <div class="controls">
+                <label>"Model"
+                    <select data-testid="model-select" aria-label="Model"
+                        prop:value=move || model.get()
+                        on:change=move |ev| model.set(event_target_value(&ev))
+                        disabled=active>
+                        {ClassifierKind::ALL.into_iter().map(|k| view! { <option value=k.id()>{k.label()}</option> }).collect_view()}
+                    </select>
+                </label>
+                <NumberField label="Epochs" testid="epochs" value=epochs min="1" max="200" step="1" disabled=Signal::derive(active)/>
+                <NumberField label="Batch size" testid="batch-size" value=batch min="1" max="4096" step="1" disabled=Signal::derive(active)/>
+                <NumberField label="Learning rate" testid="learning-rate" value=rate min="0.000001" max="1" step="any" disabled=Signal::derive(active)/>
+                <NumberField label="Seed" testid="seed" value=seed min="0" max="4294967295" step="1" disabled=Signal::derive(active)/>
+                <div class="buttons">
+                    <button class="primary" data-testid="train-start" on:click=start disabled=move || !ready() || active()>"Train"</button>
+                    <button data-testid="train-pause" on:click=toggle_pause disabled=move || !active()>
+                        {move || if run.state.get() == RunState::Paused { "Resume" } else { "Pause" }}
+                    </button>
+                    <button data-testid="train-cancel" on:click=cancel disabled=move || !active()>"Cancel"</button>
+                </div>
+            </div>
+            <div class="progress" role="progressbar" data-testid="train-progress" aria-label="Training progress"
+                aria-valuemin="0" aria-valuemax="100" aria-valuenow=move || pct().to_string()>
+                <div style:width=move || format!("{}%", pct())></div>
+            </div>
+            <div class="status" aria-live="polite">
+                <span data-testid="train-state" data-state=move || format!("{:?}", run.state.get()).to_lowercase()>{status_text}</span>
+                {move || {
+                    let p = run.progress.get();
+                    (p.total > 0).then(|| view! {
+                        <span data-testid="train-epoch">"epoch " <strong>{p.epoch}</strong> " / " {p.epochs}</span>
+                        <span data-testid="train-step" data-done=p.done>"step " <strong>{p.step}</strong> " / " {p.steps_per_epoch}</span>
+                        <span data-testid="train-speed" data-value=format!("{:.1}", p.examples_per_sec)>
+                            <strong>{format!("{:.0}", p.examples_per_sec)}</strong> " examples/s"
+                        </span>
+                        <span data-testid="train-loss" data-value=p.loss.map(|l| l.to_string()).unwrap_or_default()
+                            data-first=p.first_loss.map(|l| l.to_string()).unwrap_or_default()>
+                            "loss " <strong>{p.loss.map(|l| format!("{l:.4}")).unwrap_or_else(|| "–".into())}</strong>
+                        </span>
+                    })
+                }}
+                <span class="accuracy">"test accuracy "
+                    <strong data-testid="test-accuracy" data-value=move || run.test_accuracy.get().map(|a| format!("{a:.2}")).unwrap_or_default()>
+                        {move || run.test_accuracy.get().map(|a| format!("{a:.2}%")).unwrap_or_else(|| "–".into())}
+                    </strong>
+                </span>
+            </div>
+            <div class="charts">
+                <canvas node_ref=loss_canvas data-testid="loss-chart" role="img" aria-label="Training loss by epoch"></canvas>
+                <canvas node_ref=accuracy_canvas data-testid="accuracy-chart" role="img" aria-label="Training and test accuracy by epoch"></canvas>
+            </div>
+        </section>
+    }
+}
+
+#[component]
+fn NumberField(
+    label: &'static str,
+    testid: &'static str,
+    value: RwSignal<String>,
+    min: &'static str,
+    max: &'static str,
+    step: &'static str,
+    disabled: Signal<bool>,
+) -> impl IntoView {
+    view! {
+        <label>{label}
+            <input type="number" inputmode="decimal" data-testid=testid aria-label=label min=min max=max step=step
+                prop:value=move || value.get()
+                on:input=move |ev| value.set(event_target_value(&ev))
+                disabled=move || disabled.get()/>
+        </label>
+    }
+}
+
+/// Test accuracy of `classifier` in percent, evaluated in chunks with a yield after each so
+/// no chunk blocks the page for long.
+pub async fn test_accuracy(classifier: &Classifier, test: &DeviceSplit) -> Result<f64, String> {
+    let chunk = match classifier.kind() {
+        ClassifierKind::Mlp => 500,
+        ClassifierKind::Cnn => 100,
+    };
+    let mut correct = 0.0;
+    for start in (0..test.len()).step_by(chunk) {
+        let (images, labels) = test.range(start, chunk.min(test.len() - start));
+        correct += f64::from(read_f32(evaluate(classifier, images, labels)).await?[1]);
+        yield_now().await;
+    }
+    Ok(100.0 * correct / test.len() as f64)
+}
+
+/// Predicted class and confidence for the first [`GALLERY_SIZE`] test digits.
+pub async fn gallery_predictions(
+    classifier: &Classifier,
+    test: &DeviceSplit,
+) -> Result<Vec<(u8, f32)>, String> {
+    let count = GALLERY_SIZE.min(test.len());
+    let (images, _) = test.range(0, count);
+    let probabilities = read_f32(classifier.probabilities(images)).await?;
+    let classes = probabilities.len() / count.max(1);
+    Ok(probabilities
+        .chunks(classes)
+        .map(|row| {
+            let (class, &p) = row
+                .iter()
+                .enumerate()
+                .fold(
+                    (0, &f32::NEG_INFINITY),
+                    |best, x| if x.1 > best.1 { x } else { best },
+                );
+            (class as u8, p)
+        })
+        .collect())
+}
+
+/// How often the curves and figures are redrawn while training.
+const REDRAW_MS: f64 = 200.0;
+
+async fn train_run(
+    lab: LabStore,
+    config: TrainConfig,
+    run: RunView,
+    notices: Notices,
+    gallery: GalleryPredictions,
+) {
+    let Some((device, shape, train, test)) = lab.with_value(|l| {
+        l.as_ref()
+            .map(|l| (l.device.clone(), l.shape, l.train.clone(), l.test.clone()))
+    }) else {
+        return;
+    };
+    let mut trainer = Trainer::new(config, shape, &train, &device);
+    let steps_per_epoch = trainer.steps_per_epoch() as f64;
+    let mut progress = Progress {
+        epochs: trainer.config().epochs,
+        steps_per_epoch: trainer.steps_per_epoch(),
+        total: trainer.total_steps(),
+        ..Progress::default()
+    };
+    let mut history = History::default();
+    let (mut examples, mut busy_ms, mut last_redraw) = (0usize, 0.0, f64::NEG_INFINITY);
+    let (mut epoch_loss, mut epoch_seen) = (0.0f64, 0usize);
+    let mut smoothed_accuracy: Option<f64> = None;
+    run.progress.set(progress.clone());
+
+    let outcome: Result<RunState, String> = loop {
+        match run.state.get_untracked() {
+            RunState::Cancelled => break Ok(RunState::Cancelled),
+            RunState::Paused => {
+                super::browser::sleep(100).await;
+                continue;
+            }
+            _ => {}
+        }
+        let t0 = now_ms();
+        let out = trainer.step();
+        let metrics = match read_f32(out.metrics).await {
+            Ok(m) => m,
+            Err(e) => break Err(e),
+        };
+        busy_ms += now_ms() - t0;
+        let (loss, correct) = (metrics[0], f64::from(metrics[1]));
+        if !loss.is_finite() {
+            break Err(format!(
+                "Training diverged at epoch {}, step {}: the loss became {loss}. Lower the learning rate and train again; \
+                 the model from the last finished epoch is kept.",
+                out.epoch + 1,
+                out.step + 1
+            ));
+        }
+        examples += out.examples;
+        epoch_loss += f64::from(loss) * out.examples as f64;
+        epoch_seen += out.examples;
+        let x = out.epoch as f64 + (out.step + 1) as f64 / steps_per_epoch;
+        let batch_accuracy = 100.0 * correct / out.examples as f64;
+        let smooth = smoothed_accuracy.map_or(batch_accuracy, |s| 0.9 * s + 0.1 * batch_accuracy);
+        smoothed_accuracy = Some(smooth);
+        history.loss.push((x, f64::from(loss)));
+        history.train_accuracy.push((x, smooth));
+        progress.epoch = out.epoch + 1;
+        progress.step = out.step + 1;
+        progress.done = trainer.steps_done();
+        progress.loss = Some(loss);
+        progress.first_loss.get_or_insert(loss);
+        progress.examples_per_sec = examples as f64 / (busy_ms / 1000.0).max(1e-9);
+
+        if trainer.at_epoch_start() {
+            let classifier = trainer.model();
+            let evaluated = async {
+                let accuracy = test_accuracy(&classifier, &test).await?;
+                let predictions = gallery_predictions(&classifier, &test).await?;
+                Ok::<_, String>((accuracy, predictions))
+            };
+            match evaluated.await {
+                Ok((accuracy, predictions)) => {
+                    history
+                        .test_accuracy
+                        .push(((out.epoch + 1) as f64, accuracy));
+                    run.test_accuracy.set(Some(accuracy));
+                    gallery.set(predictions);
+                    lab.update_value(|l| {
+                        if let Some(l) = l {
+                            l.classifier = Some(classifier);
+                        }
+                    });
+                }
+                Err(e) => break Err(e),
+            }
+            leptos::logging::log!(
+                "epoch {}: mean training loss {:.4}, test accuracy {:?}",
+                out.epoch + 1,
+                epoch_loss / epoch_seen.max(1) as f64,
+                run.test_accuracy.get_untracked()
+            );
+            (epoch_loss, epoch_seen) = (0.0, 0);
+        }
+        let finished = trainer.is_done();
+        if finished || now_ms() - last_redraw >= REDRAW_MS || trainer.at_epoch_start() {
+            run.progress.set(progress.clone());
+            run.history.set(history.clone());
+            last_redraw = now_ms();
+        }
+        if finished {
+            break Ok(RunState::Finished);
+        }
+        yield_now().await;
+    };
+    run.progress.set(progress);
+    run.history.set(history);
+    match outcome {
+        Ok(state) => run.state.set(state),
+        Err(message) => {
+            notify(notices, true, message);
+            run.state.set(RunState::Failed);
+        }
+    }
+}
