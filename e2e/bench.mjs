@@ -1,0 +1,124 @@
+// `make bench`: measures training speed natively and in headless Chromium (CPU, and WebGPU
+// where the browser has an adapter), the quality bar (10 epochs of each model) and the
+// shipped sizes, and writes BENCHMARKS.md. Absolute times drift on shared machines: compare
+// rows measured in the same run.
+import { execFileSync } from 'node:child_process';
+import { readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import { gzipSync } from 'node:zlib';
+import { join } from 'node:path';
+import { cpus } from 'node:os';
+import { serve } from './server.mjs';
+import { launch, openPage, byTestId, waitReady } from './browser.mjs';
+
+const NATIVE = process.env.NATIVE ?? join(process.env.CARGO_TARGET_DIR ?? 'target', 'release', 'dimple');
+const rows = [];
+const log = (...a) => console.log('[bench]', ...a);
+
+function native(args) {
+  return execFileSync(NATIVE, args, { encoding: 'utf8', maxBuffer: 1 << 24 });
+}
+
+function nativeQuality(model) {
+  const started = Date.now();
+  const out = native(['train', '--model', model, '--epochs', '10']);
+  const last = [...out.matchAll(/test acc ([\d.]+)%/g)].pop();
+  return { accuracy: Number(last[1]), seconds: (Date.now() - started) / 1000 };
+}
+
+// Trains with the page's defaults except the settings given.
+async function browserTrain(page, { model, epochs, batch, lr }) {
+  await byTestId(page, 'model-select').selectOption(model);
+  await byTestId(page, 'epochs').fill(String(epochs));
+  if (batch) await byTestId(page, 'batch-size').fill(batch);
+  if (lr) await byTestId(page, 'learning-rate').fill(lr);
+  const t0 = Date.now();
+  await byTestId(page, 'train-start').click();
+  await page.waitForSelector('[data-testid="train-state"][data-state="finished"]', { timeout: 1_800_000 });
+  return {
+    seconds: (Date.now() - t0) / 1000,
+    accuracy: Number(await byTestId(page, 'test-accuracy').getAttribute('data-value')),
+    examplesPerSecond: Number(await byTestId(page, 'train-speed').getAttribute('data-value')),
+  };
+}
+
+// Steady-state speed: steps counted over a window after `warmupMs`, batch 128.
+async function browserWindowSpeed(page, warmupMs, windowMs) {
+  await byTestId(page, 'model-select').selectOption('mlp');
+  await byTestId(page, 'epochs').fill('4');
+  await byTestId(page, 'batch-size').fill('128');
+  await byTestId(page, 'learning-rate').fill('0.001');
+  await byTestId(page, 'train-start').click();
+  const steps = async () => Number((await byTestId(page, 'train-step').getAttribute('data-done')) ?? 0);
+  await page.waitForTimeout(warmupMs);
+  const [s0, t0] = [await steps(), Date.now()];
+  await page.waitForTimeout(windowMs);
+  const [s1, t1] = [await steps(), Date.now()];
+  await byTestId(page, 'train-cancel').click();
+  return ((s1 - s0) * 128) / ((t1 - t0) / 1000);
+}
+
+const server = await serve(join(process.cwd(), 'dist'));
+try {
+  log('native reference workload');
+  const ref = JSON.parse(native(['bench-train', '--runs', '3']).trim().split('\n').pop());
+  rows.push(['Training, reference workload (MLP, batch 128, 12,000 images), native CPU (burn Flex, ' + ref.threads + ' threads)', `${ref.examples_per_s_median} examples/s (runs ${ref.examples_per_s_runs.join(', ')}; test accuracy after 4 epochs ${ref.test_accuracy}%)`]);
+
+  log('native quality bar');
+  for (const model of ['mlp', 'cnn']) {
+    const q = nativeQuality(model);
+    rows.push([`Quality bar, ${model.toUpperCase()} 10 epochs (default settings), native CPU`, `${q.accuracy}% test accuracy, ${q.seconds.toFixed(1)} s`]);
+  }
+
+  log('browser CPU');
+  let context = await launch();
+  let page = await openPage(context, server.url + '?backend=cpu');
+  await waitReady(page);
+  const cpu = await browserTrain(page, { model: 'mlp', epochs: 4, batch: '128', lr: '0.001' });
+  rows.push(['Training, reference workload (4 epochs), headless Chromium, CPU backend (burn Flex, wasm SIMD, 1 thread)', `${Math.round(cpu.examplesPerSecond)} examples/s in training steps; 4 epochs in ${cpu.seconds.toFixed(1)} s wall time including evaluation and drawing; ${cpu.accuracy}% test accuracy`]);
+  for (const model of ['mlp', 'cnn']) {
+    page = await openPage(context, server.url + '?backend=cpu');
+    await waitReady(page);
+    const q = await browserTrain(page, { model, epochs: 10 }).catch((e) => ({ error: String(e) }));
+    rows.push([`Quality bar, ${model.toUpperCase()} 10 epochs (default settings), headless Chromium, CPU backend`, q.error ?? `${q.accuracy}% test accuracy, ${q.seconds.toFixed(1)} s wall time (${Math.round(q.examplesPerSecond)} examples/s in steps)`]);
+  }
+  await context.close();
+
+  log('browser WebGPU');
+  context = await launch({ webgpu: true });
+  page = await openPage(context, server.url);
+  await waitReady(page, 180_000);
+  const label = await byTestId(page, 'backend').innerText();
+  if (/WebGPU/.test(label)) {
+    const speed = await browserWindowSpeed(page, 30_000, 30_000);
+    rows.push([`Training, MLP batch 128, headless Chromium, ${label.replace('Backend: ', '')}`, `${Math.round(speed)} examples/s (steps counted over 30 s after a 30 s warm-up; SwiftShader is a CPU emulation of a GPU, so this is no measure of real WebGPU speed)`]);
+  } else {
+    rows.push(['Training, headless Chromium, WebGPU', `not measured: ${label}`]);
+  }
+  await context.close();
+} finally {
+  await server.close();
+}
+
+const dist = 'dist';
+const wasm = readdirSync(dist).find((f) => f.endsWith('.wasm'));
+const js = readdirSync(dist).find((f) => f.endsWith('.js'));
+const size = (p) => statSync(p).size;
+const gz = (p) => gzipSync(readFileSync(p), { level: 9 }).length;
+const mb = (n) => (n / 1e6).toFixed(2) + ' MB';
+rows.push(['Release wasm (no wasm-opt), raw / gzipped', `${mb(size(join(dist, wasm)))} / ${mb(gz(join(dist, wasm)))}`]);
+rows.push(['JavaScript glue, raw / gzipped', `${mb(size(join(dist, js)))} / ${mb(gz(join(dist, js)))}`]);
+const bundle = join('static', 'data', 'mnist-bundle.dmpl');
+rows.push(['MNIST bundle (12,000 train + 2,000 test), raw / gzipped', `${mb(size(bundle))} / ${mb(gz(bundle))}`]);
+
+const md = `# Benchmarks
+
+Written by \`make bench\` on ${new Date().toISOString().slice(0, 10)}, on a machine with ${cpus().length} cores
+(${cpus()[0]?.model ?? 'unknown CPU'}). Rows come from one run; compare them with each other, not
+with runs on other machines. The reference workload is defined in PERFORMANCE.md.
+
+| what | measured |
+|---|---|
+${rows.map(([a, b]) => `| ${a} | ${b} |`).join('\n')}
+`;
+writeFileSync('BENCHMARKS.md', md);
+console.log(md);
