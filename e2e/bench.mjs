@@ -26,11 +26,12 @@ function nativeQuality(model) {
 }
 
 // Trains with the page's defaults except the settings given.
-async function browserTrain(page, { model, epochs, batch, lr }) {
+async function browserTrain(page, { model, epochs, batch, lr, plain = false }) {
   await byTestId(page, 'model-select').selectOption(model);
   await byTestId(page, 'epochs').fill(String(epochs));
   if (batch) await byTestId(page, 'batch-size').fill(batch);
   if (lr) await byTestId(page, 'learning-rate').fill(lr);
+  if (plain) await setPlainRecipe(page);
   const t0 = Date.now();
   await byTestId(page, 'train-start').click();
   await page.waitForSelector('[data-testid="train-state"][data-state="finished"]', { timeout: 1_800_000 });
@@ -41,12 +42,20 @@ async function browserTrain(page, { model, epochs, batch, lr }) {
   };
 }
 
+// The reference workload's recipe: constant rate, no augmentation, no weight averaging.
+async function setPlainRecipe(page) {
+  await byTestId(page, 'lr-schedule').selectOption('constant');
+  await byTestId(page, 'augment-shift').fill('0');
+  await byTestId(page, 'ema-decay').fill('0');
+}
+
 // Steady-state speed: steps counted over a window after `warmupMs`, batch 128.
 async function browserWindowSpeed(page, warmupMs, windowMs) {
   await byTestId(page, 'model-select').selectOption('mlp');
   await byTestId(page, 'epochs').fill('4');
   await byTestId(page, 'batch-size').fill('128');
   await byTestId(page, 'learning-rate').fill('0.001');
+  await setPlainRecipe(page);
   await byTestId(page, 'train-start').click();
   const steps = async () => Number((await byTestId(page, 'train-step').getAttribute('data-done')) ?? 0);
   await page.waitForTimeout(warmupMs);
@@ -73,7 +82,7 @@ try {
   let context = await launch();
   let page = await openPage(context, server.url + '?backend=cpu');
   await waitReady(page);
-  const cpu = await browserTrain(page, { model: 'mlp', epochs: 4, batch: '128', lr: '0.001' });
+  const cpu = await browserTrain(page, { model: 'mlp', epochs: 4, batch: '128', lr: '0.001', plain: true });
   rows.push(['Training, reference workload (4 epochs), headless Chromium, CPU backend (burn Flex, wasm SIMD, 1 thread)', `${Math.round(cpu.examplesPerSecond)} examples/s in training steps; 4 epochs in ${cpu.seconds.toFixed(1)} s wall time including evaluation and drawing; ${cpu.accuracy}% test accuracy`]);
   for (const model of ['mlp', 'cnn']) {
     page = await openPage(context, server.url + '?backend=cpu');

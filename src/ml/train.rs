@@ -4,12 +4,76 @@
 //! returned metrics back asynchronously, and yields to the browser in between; a native
 //! program calls it in a plain loop. Nothing here waits on the device: every result is a
 //! tensor until the caller reads it.
+//!
+//! The default recipe is tuned for the 12,000-image bundle, on which a plain constant-rate Adam
+//! run overfits: Adam at 3e-3 on batches of 64, annealed to zero over the run with a cosine;
+//! every training image shifted by a random whole pixel (up to ±1 in x and y) each time it is
+//! drawn; and the model handed out for evaluation is an exponential moving average of the
+//! weights, which smooths out the step-to-step noise of the high early learning rate. On the
+//! bundle's 2,000 test digits this gives the MLP about 93% after one epoch and 97% after ten,
+//! the CNN about 98.5% after ten.
 
 use super::batch::{DeviceSplit, translate};
 use super::model::{Classifier, ClassifierKind, ImageShape, count_correct, cross_entropy};
 use super::rng::Rng;
+use burn::module::{ModuleMapper, ModuleVisitor, Param, ParamId};
 use burn::optim::{AdamConfig, GradientsParams, ModuleOptimizer};
 use burn::prelude::*;
+use std::collections::HashMap;
+use std::fmt;
+use std::str::FromStr;
+
+/// How the learning rate changes over a run.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum LrSchedule {
+    /// The configured rate at every step.
+    Constant,
+    /// Cosine annealing: the configured rate at the first step, falling to zero at the end of
+    /// the last epoch.
+    #[default]
+    Cosine,
+}
+
+impl LrSchedule {
+    /// Every schedule.
+    pub const ALL: [LrSchedule; 2] = [LrSchedule::Constant, LrSchedule::Cosine];
+
+    /// Short name used in URLs and on the command line.
+    pub fn id(self) -> &'static str {
+        match self {
+            Self::Constant => "constant",
+            Self::Cosine => "cosine",
+        }
+    }
+
+    /// Factor on the configured rate after `done` of `total` steps.
+    pub fn factor(self, done: usize, total: usize) -> f64 {
+        match self {
+            Self::Constant => 1.0,
+            Self::Cosine => {
+                let progress = done as f64 / total.max(1) as f64;
+                0.5 * (1.0 + (std::f64::consts::PI * progress.min(1.0)).cos())
+            }
+        }
+    }
+}
+
+impl fmt::Display for LrSchedule {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.id())
+    }
+}
+
+impl FromStr for LrSchedule {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Self::ALL
+            .into_iter()
+            .find(|k| k.id() == s)
+            .ok_or_else(|| format!("unknown schedule {s:?} (expected constant or cosine)"))
+    }
+}
 
 /// Settings of one training run, with their allowed ranges.
 #[derive(Clone, Debug, PartialEq)]
@@ -17,7 +81,19 @@ pub struct TrainConfig {
     pub model: ClassifierKind,
     pub epochs: usize,
     pub batch_size: usize,
+    /// Peak Adam learning rate (the rate of the first step).
     pub learning_rate: f64,
+    /// How the learning rate changes over the run.
+    pub schedule: LrSchedule,
+    /// Data augmentation: each training image is shifted by a random whole number of pixels
+    /// in `-max_shift..=max_shift`, independently in x and y, every time it is drawn (the
+    /// uncovered border is black). 0 turns augmentation off.
+    pub max_shift: usize,
+    /// Decay of the exponential moving average of the weights that [`Trainer::model`] returns
+    /// (after `t` steps the average uses `min(ema_decay, (1 + t) / (10 + t))`, so it follows
+    /// the weights closely early on). 0 turns averaging off: `model` returns the weights as
+    /// trained.
+    pub ema_decay: f64,
     pub seed: u64,
 }
 
@@ -26,8 +102,11 @@ impl Default for TrainConfig {
         Self {
             model: ClassifierKind::Mlp,
             epochs: 10,
-            batch_size: 128,
-            learning_rate: 1e-3,
+            batch_size: 64,
+            learning_rate: 3e-3,
+            schedule: LrSchedule::Cosine,
+            max_shift: 1,
+            ema_decay: 0.99,
             seed: 1,
         }
     }
@@ -40,6 +119,10 @@ impl TrainConfig {
     pub const BATCH_SIZE: (usize, usize) = (1, 4096);
     /// Allowed learning rates (Adam).
     pub const LEARNING_RATE: (f64, f64) = (1e-6, 1.0);
+    /// Allowed augmentation shifts, in pixels.
+    pub const MAX_SHIFT: (usize, usize) = (0, 4);
+    /// Allowed weight-averaging decays: from 0 (off) up to, not including, 1.
+    pub const EMA_DECAY: (f64, f64) = (0.0, 1.0);
 
     /// Checks every setting against its range; the message names the setting and the range.
     pub fn validate(&self) -> Result<(), String> {
@@ -64,6 +147,20 @@ impl TrainConfig {
                 self.learning_rate
             ));
         }
+        let (lo, hi) = Self::MAX_SHIFT;
+        if !(lo..=hi).contains(&self.max_shift) {
+            return Err(format!(
+                "max shift must be between {lo} and {hi} pixels, not {}",
+                self.max_shift
+            ));
+        }
+        let (lo, hi) = Self::EMA_DECAY;
+        if !(self.ema_decay >= lo && self.ema_decay < hi) {
+            return Err(format!(
+                "EMA decay must be at least {lo} and below {hi}, not {}",
+                self.ema_decay
+            ));
+        }
         Ok(())
     }
 }
@@ -81,15 +178,20 @@ pub struct StepOutput {
     pub metrics: Tensor<1>,
 }
 
-/// A classifier being trained with Adam on mini-batches of a device-resident split.
+/// A classifier being trained with Adam on (augmented) mini-batches of a device-resident split.
 pub struct Trainer {
     config: TrainConfig,
     model: Classifier,
     optim: ModuleOptimizer,
     train: DeviceSplit,
     rng: Rng,
-    aug_rng: Rng,
+    /// Draws the augmentation shifts; separate from `rng` so augmentation leaves the order of
+    /// the batches alone.
+    augment_rng: Rng,
     shape: ImageShape,
+    /// Moving average of the weights, without autodiff; `None` before the first step or when
+    /// averaging is off.
+    average: Option<Classifier>,
     order: Vec<usize>,
     epoch: usize,
     cursor: usize,
@@ -111,24 +213,16 @@ impl Trainer {
         let mut rng = Rng::new(config.seed);
         let mut order: Vec<usize> = (0..train.len()).collect();
         rng.shuffle(&mut order);
-        let aug_rng = Rng::new(config.seed ^ 0xA5A5_5A5A_1234_5678);
+        let augment_rng = Rng::new(config.seed ^ 0xa076_1d64_78bd_642f);
         Self {
-            optim: {
-                let wd = envf("DIMPLE_WD", 0.0);
-                if wd > 0.0 {
-                    burn::optim::AdamWConfig::new()
-                        .with_weight_decay(wd as f32)
-                        .init()
-                } else {
-                    AdamConfig::new().init()
-                }
-            },
+            optim: AdamConfig::new().init(),
             config,
             model,
             train,
             rng,
-            aug_rng,
+            augment_rng,
             shape,
+            average: None,
             order,
             epoch: 0,
             cursor: 0,
@@ -170,50 +264,30 @@ impl Trainer {
         self.cursor == 0
     }
 
+    /// The learning rate of the next step.
+    pub fn learning_rate(&self) -> f64 {
+        self.config.learning_rate
+            * self
+                .config
+                .schedule
+                .factor(self.steps_done(), self.total_steps())
+    }
+
     /// One Adam step on the next mini-batch. Panics if the run is over.
     pub fn step(&mut self) -> StepOutput {
         assert!(!self.is_done(), "training run is over");
         let (epoch, step) = (self.epoch, self.cursor / self.config.batch_size);
+        let learning_rate = self.learning_rate();
         let end = (self.cursor + self.config.batch_size).min(self.order.len());
         let (images, labels) = self.train.gather(&self.order[self.cursor..end]);
-        let shift = envf("DIMPLE_SHIFT", 0.0) as i32;
-        let images = if shift > 0 {
-            let n = (2 * shift + 1) as usize;
-            let shifts: Vec<(i32, i32)> = (self.cursor..end)
-                .map(|_| {
-                    (
-                        self.aug_rng.below(n) as i32 - shift,
-                        self.aug_rng.below(n) as i32 - shift,
-                    )
-                })
-                .collect();
-            translate(images, &shifts, self.shape.height, self.shape.width)
-        } else {
-            images
-        };
-        let t = self.steps_done() as f64 / self.total_steps() as f64;
-        let minf = envf("DIMPLE_MIN", 0.0);
-        let lr = self.config.learning_rate
-            * match std::env::var("DIMPLE_SCHED").as_deref() {
-                Ok("cos") => minf + (1.0 - minf) * 0.5 * (1.0 + (std::f64::consts::PI * t).cos()),
-                Ok("lin") => minf + (1.0 - minf) * (1.0 - t),
-                Ok("step") => {
-                    if t < 0.5 {
-                        1.0
-                    } else if t < 0.75 {
-                        0.1
-                    } else {
-                        0.01
-                    }
-                }
-                _ => 1.0,
-            };
+        let images = self.augment(images);
         let logits = self.model.forward(images.autodiff());
         let correct = count_correct(logits.clone().detach(), labels.clone());
         let loss = cross_entropy(logits, labels);
         let metrics = Tensor::cat(vec![loss.clone().detach(), correct], 0).without_autodiff();
         let grads = GradientsParams::from_grads(loss.backward(), &self.model);
-        self.model = self.optim.step(lr, self.model.clone(), grads);
+        self.model = self.optim.step(learning_rate, self.model.clone(), grads);
+        self.update_average();
 
         let examples = end - self.cursor;
         self.cursor = end;
@@ -230,17 +304,84 @@ impl Trainer {
         }
     }
 
-    /// The classifier as trained so far, without autodiff, for evaluation and attacks.
+    /// `images` `[batch, pixels]`, each shifted by its own random offset (see
+    /// [`TrainConfig::max_shift`]).
+    fn augment(&mut self, images: Tensor<2>) -> Tensor<2> {
+        let max = self.config.max_shift as i32;
+        if max == 0 {
+            return images;
+        }
+        let [batch, _] = images.dims();
+        let span = 2 * self.config.max_shift + 1;
+        let rng = &mut self.augment_rng;
+        let shifts: Vec<(i32, i32)> = (0..batch)
+            .map(|_| (rng.below(span) as i32 - max, rng.below(span) as i32 - max))
+            .collect();
+        translate(images, &shifts, self.shape.height, self.shape.width)
+    }
+
+    /// Moves the weight average towards the weights just updated (see
+    /// [`TrainConfig::ema_decay`]). Called before the step advances the cursor.
+    fn update_average(&mut self) {
+        if self.config.ema_decay == 0.0 {
+            return;
+        }
+        let t = self.steps_done() as f64;
+        let decay = self.config.ema_decay.min((1.0 + t) / (10.0 + t)) as f32;
+        self.average = Some(match self.average.take() {
+            None => self.model.valid(),
+            Some(average) => {
+                let mut weights = CollectWeights(HashMap::new());
+                self.model.visit(&mut weights);
+                average.map(&mut MoveAverage {
+                    weights: weights.0,
+                    decay,
+                })
+            }
+        });
+    }
+
+    /// The classifier as trained so far, without autodiff, for evaluation and attacks: the
+    /// moving average of its weights (the weights themselves when [`TrainConfig::ema_decay`]
+    /// is 0).
     pub fn model(&self) -> Classifier {
-        self.model.valid()
+        match &self.average {
+            Some(average) => average.clone(),
+            None => self.model.valid(),
+        }
     }
 }
 
-fn envf(name: &str, default: f64) -> f64 {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
+/// Gathers every float parameter of a module, flattened and without autodiff, by id.
+struct CollectWeights(HashMap<ParamId, Tensor<1>>);
+
+impl ModuleVisitor for CollectWeights {
+    fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
+        self.0
+            .insert(param.id, param.val().without_autodiff().reshape([-1]));
+    }
+}
+
+/// `average ← decay · average + (1 − decay) · weights`, parameter by parameter (matched by id).
+struct MoveAverage {
+    weights: HashMap<ParamId, Tensor<1>>,
+    decay: f32,
+}
+
+impl ModuleMapper for MoveAverage {
+    fn map_float<const D: usize>(&mut self, param: Param<Tensor<D>>) -> Param<Tensor<D>> {
+        let weights = self
+            .weights
+            .remove(&param.id)
+            .expect("the average has the model's parameters");
+        let decay = self.decay;
+        param.map(|average| {
+            let weights: Tensor<D> = weights.reshape(average.shape());
+            average
+                .mul_scalar(decay)
+                .add(weights.mul_scalar(1.0 - decay))
+        })
+    }
 }
 
 /// `[summed loss, number correct]` of `model` on `images`, `labels`, still on the device.
@@ -251,4 +392,127 @@ pub fn evaluate(model: &Classifier, images: Tensor<2>, labels: Tensor<1, Int>) -
     let correct = count_correct(logits.clone(), labels.clone());
     let loss = cross_entropy(logits, labels).mul_scalar(count as f32);
     Tensor::cat(vec![loss, correct], 0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_are_valid_and_out_of_range_settings_are_named() {
+        let config = TrainConfig::default();
+        assert_eq!(config.validate(), Ok(()));
+        let err = TrainConfig {
+            max_shift: 5,
+            ..config.clone()
+        }
+        .validate()
+        .unwrap_err();
+        assert!(err.contains("max shift"), "{err}");
+        let err = TrainConfig {
+            batch_size: 0,
+            ..config
+        }
+        .validate()
+        .unwrap_err();
+        assert!(err.contains("batch size"), "{err}");
+        for ema_decay in [-0.1, 1.0, f64::NAN] {
+            let err = TrainConfig {
+                ema_decay,
+                ..TrainConfig::default()
+            }
+            .validate()
+            .unwrap_err();
+            assert!(err.contains("EMA decay"), "{err}");
+        }
+    }
+
+    #[test]
+    fn cosine_schedule_falls_from_one_to_zero_and_constant_stays() {
+        let close = |a: f64, b: f64| (a - b).abs() < 1e-12;
+        assert!(close(LrSchedule::Cosine.factor(0, 100), 1.0));
+        assert!(close(LrSchedule::Cosine.factor(50, 100), 0.5));
+        assert!(close(LrSchedule::Cosine.factor(100, 100), 0.0));
+        let factors: Vec<f64> = (0..=100)
+            .map(|s| LrSchedule::Cosine.factor(s, 100))
+            .collect();
+        assert!(factors.windows(2).all(|w| w[1] < w[0]));
+        assert!((0..=100).all(|s| LrSchedule::Constant.factor(s, 100) == 1.0));
+    }
+
+    #[test]
+    fn schedules_parse_from_their_ids() {
+        for schedule in LrSchedule::ALL {
+            assert_eq!(schedule.id().parse::<LrSchedule>(), Ok(schedule));
+        }
+        assert!("linear".parse::<LrSchedule>().is_err());
+    }
+
+    #[test]
+    fn trainer_anneals_the_learning_rate_over_the_run() {
+        let device = Device::flex();
+        let shape = ImageShape {
+            height: 4,
+            width: 4,
+            classes: 3,
+        };
+        let pixels: Vec<u8> = (0..6 * 16).map(|i| (i * 37 % 256) as u8).collect();
+        let split = DeviceSplit::from_parts(&pixels, &[0, 1, 2, 0, 1, 2], 16, &device);
+        let config = TrainConfig {
+            epochs: 2,
+            batch_size: 2,
+            learning_rate: 1e-2,
+            ..Default::default()
+        };
+        let mut trainer = Trainer::new(config, shape, &split, &device);
+        assert_eq!(trainer.total_steps(), 6);
+        let mut rates = Vec::new();
+        while !trainer.is_done() {
+            rates.push(trainer.learning_rate());
+            trainer.step();
+        }
+        assert_eq!(rates.len(), 6);
+        assert!((rates[0] - 1e-2).abs() < 1e-15);
+        assert!(rates.windows(2).all(|w| w[1] < w[0]), "{rates:?}");
+        assert!((rates[3] - 0.5e-2).abs() < 1e-12, "{rates:?}");
+    }
+
+    #[test]
+    fn weight_average_starts_at_the_weights_then_lags_behind_them() {
+        let device = Device::flex();
+        let shape = ImageShape {
+            height: 4,
+            width: 4,
+            classes: 3,
+        };
+        let pixels: Vec<u8> = (0..12 * 16).map(|i| (i * 37 % 256) as u8).collect();
+        let labels: Vec<u8> = (0..12).map(|i| i % 3).collect();
+        let split = DeviceSplit::from_parts(&pixels, &labels, 16, &device);
+        let probe = split.range(0, 12).0;
+        let outputs = |model: Classifier| {
+            model
+                .forward(probe.clone())
+                .try_into_vec_as::<f32>()
+                .unwrap()
+        };
+        for ema_decay in [0.0, 0.99] {
+            let config = TrainConfig {
+                batch_size: 4,
+                ema_decay,
+                ..Default::default()
+            };
+            let mut trainer = Trainer::new(config, shape, &split, &device);
+            trainer.step();
+            assert_eq!(outputs(trainer.model()), outputs(trainer.model.valid()));
+            for _ in 0..5 {
+                trainer.step();
+            }
+            let (handed_out, weights) = (outputs(trainer.model()), outputs(trainer.model.valid()));
+            if ema_decay == 0.0 {
+                assert_eq!(handed_out, weights);
+            } else {
+                assert_ne!(handed_out, weights);
+            }
+        }
+    }
 }

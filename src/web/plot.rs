@@ -94,7 +94,8 @@ pub fn line_chart(
     root.fill(&bg).map_err(|e| e.to_string())?;
 
     let all = series.iter().flat_map(|s| s.points.iter());
-    let x_max = all.clone().map(|p| p.0).fold(frame.x_min_range.1, f64::max);
+    // A little room on the right, so a dot on the last epoch is not cut in half.
+    let x_max = all.clone().map(|p| p.0).fold(frame.x_min_range.1, f64::max) * 1.02;
     let (y_lo, y_hi) = frame.y_range.unwrap_or_else(|| {
         let (lo, hi) = all
             .clone()

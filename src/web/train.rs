@@ -8,7 +8,7 @@ use super::plot::{ChartFrame, PALETTE, Series, line_chart};
 use crate::ml::batch::DeviceSplit;
 use crate::ml::model::{Classifier, ClassifierKind};
 use crate::ml::read_f32;
-use crate::ml::train::{TrainConfig, Trainer, evaluate};
+use crate::ml::train::{LrSchedule, TrainConfig, Trainer, evaluate};
 use leptos::html::Canvas;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
@@ -88,6 +88,9 @@ pub fn TrainPanel(
     let batch = RwSignal::new(defaults.batch_size.to_string());
     let rate = RwSignal::new(defaults.learning_rate.to_string());
     let seed = RwSignal::new(defaults.seed.to_string());
+    let schedule = RwSignal::new(defaults.schedule.id().to_string());
+    let shift = RwSignal::new(defaults.max_shift.to_string());
+    let ema = RwSignal::new(defaults.ema_decay.to_string());
     let run = RunView {
         state: RwSignal::new(RunState::Idle),
         progress: RwSignal::new(Progress::default()),
@@ -114,7 +117,9 @@ pub fn TrainPanel(
             batch_size: whole("batch size", batch.get_untracked())?,
             learning_rate: number("learning rate", rate.get_untracked())?,
             seed: whole("seed", seed.get_untracked())? as u64,
-            ..TrainConfig::default()
+            schedule: schedule.get_untracked().parse()?,
+            max_shift: whole("shift", shift.get_untracked())?,
+            ema_decay: number("weight averaging", ema.get_untracked())?,
         };
         config.validate()?;
         Ok(config)
@@ -230,6 +235,16 @@ pub fn TrainPanel(
                 <NumberField label="Batch size" testid="batch-size" value=batch min="1" max="4096" step="1" disabled=Signal::derive(active)/>
                 <NumberField label="Learning rate" testid="learning-rate" value=rate min="0.000001" max="1" step="any" disabled=Signal::derive(active)/>
                 <NumberField label="Seed" testid="seed" value=seed min="0" max="4294967295" step="1" disabled=Signal::derive(active)/>
+                <label>"Learning-rate schedule"
+                    <select data-testid="lr-schedule" aria-label="Learning-rate schedule"
+                        prop:value=move || schedule.get()
+                        on:change=move |ev| schedule.set(event_target_value(&ev))
+                        disabled=active>
+                        {LrSchedule::ALL.into_iter().map(|k| view! { <option value=k.id()>{k.id()}</option> }).collect_view()}
+                    </select>
+                </label>
+                <NumberField label="Random shift (px)" testid="augment-shift" value=shift min="0" max="4" step="1" disabled=Signal::derive(active)/>
+                <NumberField label="Weight averaging" testid="ema-decay" value=ema min="0" max="0.9999" step="any" disabled=Signal::derive(active)/>
                 <div class="buttons">
                     <button class="primary" data-testid="train-start" on:click=start disabled=move || !ready() || active()>"Train"</button>
                     <button data-testid="train-pause" on:click=toggle_pause disabled=move || !active()>
