@@ -85,6 +85,17 @@ test('CPU fallback: label, one epoch above 85%, pause, resume, cancel, bad input
     );
     assert.equal(await stateOf(page), 'cancelled');
     await page.screenshot({ path: join(SHOTS, 'cpu-notice.png'), fullPage: true });
+
+    // The full set loads only when asked for, and the trained model survives the switch.
+    assert.match(await byTestId(page, 'dataset-info').innerText(), /12,000 training and 2,000 test/);
+    await byTestId(page, 'dataset-size').selectOption('full');
+    await page.waitForFunction(
+      () => /60,000 training and 10,000 test/.test(document.querySelector('[data-testid="dataset-info"]').textContent),
+      null,
+      { timeout: 120_000 },
+    );
+    await waitReady(page);
+    assert.equal(Number(await byTestId(page, 'test-accuracy').getAttribute('data-value')), accuracy);
     assert.deepEqual(page.errors, []);
 
     // ?backend=cpu forces the CPU; ?backend=webgpu without an adapter says so and falls back.

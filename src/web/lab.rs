@@ -37,6 +37,16 @@ impl Lab {
             classifier: None,
         }
     }
+
+    /// Replaces the dataset (uploading it to the device) and keeps the trained classifier.
+    pub fn replace_dataset(&mut self, dataset: Dataset) {
+        let device = self.device.clone();
+        let classifier = self.classifier.take();
+        *self = Self {
+            classifier,
+            ..Self::new(device, dataset)
+        };
+    }
 }
 
 /// The lab, once loaded, shared by the panels.

@@ -3,12 +3,12 @@
 
 mod backend;
 mod browser;
+mod data;
 mod gallery;
 mod lab;
 mod plot;
 mod train;
 
-use crate::ml::dataset::Dataset;
 use crate::ml::mnist;
 use backend::{BackendKind, BackendRequest};
 use gallery::Gallery;
@@ -45,10 +45,7 @@ fn App() -> impl IntoView {
             notify(notices, false, n);
         }
         load.set(LoadState::Loading("Loading MNIST digits…".into()));
-        let url = format!("data/{}", mnist::BUNDLE_FILE);
-        let loaded = browser::fetch_bytes(&url)
-            .await
-            .and_then(|bytes| Dataset::decode(&bytes).map_err(|e| format!("{url}: {e}")));
+        let loaded = data::load_dataset(mnist::BUNDLE_FILE).await;
         match loaded {
             Ok(dataset) => {
                 lab.set_value(Some(Lab::new(backend.device, dataset)));
@@ -89,6 +86,7 @@ fn App() -> impl IntoView {
                     _ => None,
                 }}
             </div>
+            <data::DataPanel lab load notices/>
             <TrainPanel lab load notices gallery/>
             <Gallery lab load predictions=gallery/>
         </main>
