@@ -72,6 +72,10 @@ try {
   const ref = JSON.parse(native(['bench-train', '--runs', '3']).trim().split('\n').pop());
   rows.push(['Training, reference workload (MLP, batch 128, 12,000 images), native CPU (burn Flex, ' + ref.threads + ' threads)', `${ref.examples_per_s_median} examples/s (runs ${ref.examples_per_s_runs.join(', ')}; test accuracy after 4 epochs ${ref.test_accuracy}%)`]);
 
+  log('native attack');
+  const atk = JSON.parse(native(['bench-attack', '--images', '20']).trim().split('\n').pop());
+  rows.push([`Attack view, native CPU: tangent basis (k = ${atk.latent}, ${atk.autoencoder} autoencoder) + 40-step L2 PGD, default MLP`, `${atk.tangent_basis_ms_median} ms + ${atk.pgd_40_steps_ms_median} ms per image (median of ${atk.images})`]);
+
   log('native quality bar');
   for (const model of ['mlp', 'cnn']) {
     const q = nativeQuality(model);

@@ -1,8 +1,11 @@
 //! The native command-line program: converts the data files and trains from the terminal
 //! with the same `ml` code the page runs.
 
+use crate::ml::attack::{AttackConfig, pgd};
+use crate::ml::autoencoder::{AutoencoderConfig, AutoencoderTrainer};
 use crate::ml::batch::DeviceSplit;
 use crate::ml::dataset::Dataset;
+use crate::ml::manifold::tangent_basis;
 use crate::ml::mnist;
 use crate::ml::model::{ClassifierKind, ImageShape};
 use crate::ml::train::{LrSchedule, TrainConfig, Trainer, evaluate};
@@ -23,7 +26,10 @@ usage:
   dimple bench-train [--runs N]
       The reference workload (PERFORMANCE.md): MLP 784-256-256-10, Adam 1e-3, batch 128, the
       bundle's 12,000 training images, one warm-up epoch then three timed epochs reading the
-      loss back after every step. Prints one JSON object.";
+      loss back after every step. Prints one JSON object.
+  dimple bench-attack [--images N]
+      Trains the default classifier and autoencoder on the bundle, then times the tangent
+      basis (k = 16) and a 40-step L2 PGD on N test images (default 20). Prints JSON.";
 
 /// Runs the program with `args` (without the program name).
 pub fn run(args: Vec<String>) -> ExitCode {
@@ -32,6 +38,13 @@ pub fn run(args: Vec<String>) -> ExitCode {
             convert_mnist(Path::new(&args[1]), Path::new(&args[2]))
         }
         Some("train") => parse_train(&args[1..]).and_then(|(data, config)| train(&data, config)),
+        Some("bench-attack") => match args.get(1..) {
+            Some([flag, n]) if flag == "--images" => {
+                n.parse().map_err(Into::into).and_then(bench_attack)
+            }
+            Some([]) => bench_attack(20),
+            _ => Err(USAGE.into()),
+        },
         Some("bench-train") => match args.get(1..) {
             Some([flag, n]) if flag == "--runs" => {
                 n.parse().map_err(Into::into).and_then(bench_train)
@@ -194,6 +207,62 @@ fn bench_train(runs: usize) -> CliResult {
         "{{\"examples_per_s_median\": {:.0}, \"examples_per_s_runs\": {:?}, \"test_accuracy\": {accuracy:.2}, \"threads\": {threads}}}",
         sorted[sorted.len() / 2],
         speeds.iter().map(|s| s.round()).collect::<Vec<_>>()
+    );
+    Ok(())
+}
+
+/// Time of the tangent basis and of a 40-step PGD per image, natively.
+fn bench_attack(images: usize) -> CliResult {
+    let path = Path::new("static/data").join(mnist::BUNDLE_FILE);
+    let bytes = std::fs::read(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let dataset = Dataset::decode(&bytes)?;
+    let device = Device::flex();
+    let train = DeviceSplit::upload(&dataset, &dataset.train, &device);
+    let shape = ImageShape {
+        height: dataset.height,
+        width: dataset.width,
+        classes: dataset.classes(),
+    };
+
+    let mut trainer = Trainer::new(TrainConfig::default(), shape, &train, &device);
+    while !trainer.is_done() {
+        trainer.step();
+    }
+    let classifier = trainer.model();
+    let mut ae_trainer =
+        AutoencoderTrainer::new(AutoencoderConfig::default(), shape, &train, &device)?;
+    while !ae_trainer.is_done() {
+        ae_trainer.step();
+    }
+    let autoencoder = ae_trainer.model();
+
+    let config = AttackConfig::default();
+    let (mut basis_ms, mut pgd_ms) = (Vec::new(), Vec::new());
+    for i in 0..images.min(dataset.test.len()) {
+        let x: Vec<f32> = dataset
+            .image(&dataset.test, i)
+            .iter()
+            .map(|&p| f32::from(p) / 255.0)
+            .collect();
+        let started = Instant::now();
+        pollster::block_on(tangent_basis(&autoencoder, &x, &device))?;
+        basis_ms.push(started.elapsed().as_secs_f64() * 1e3);
+        let started = Instant::now();
+        let label = dataset.test.labels[i];
+        pollster::block_on(pgd(&classifier, &x, label, &config, None, false, &device))?;
+        pgd_ms.push(started.elapsed().as_secs_f64() * 1e3);
+    }
+    let median = |v: &mut Vec<f64>| {
+        v.sort_by(f64::total_cmp);
+        v[v.len() / 2]
+    };
+    println!(
+        "{{\"images\": {}, \"latent\": {}, \"autoencoder\": \"{}\", \"tangent_basis_ms_median\": {:.1}, \"pgd_40_steps_ms_median\": {:.1}}}",
+        basis_ms.len(),
+        autoencoder.latent(),
+        autoencoder.kind(),
+        median(&mut basis_ms),
+        median(&mut pgd_ms)
     );
     Ok(())
 }
