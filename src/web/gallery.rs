@@ -1,5 +1,5 @@
 //! The gallery: test digits the classifier never trained on, each with its predicted class
-//! and confidence (a wrong prediction is marked).
+//! and confidence (a wrong prediction is marked). Clicking one picks it for the attack.
 
 use super::lab::{LabStore, LoadState};
 use super::plot::grey_image;
@@ -19,6 +19,7 @@ pub fn Gallery(
     lab: LabStore,
     load: RwSignal<LoadState>,
     predictions: GalleryPredictions,
+    selected: RwSignal<Option<usize>>,
 ) -> impl IntoView {
     let digits = Memo::new(move |_| {
         if load.get() != LoadState::Ready {
@@ -42,12 +43,12 @@ pub fn Gallery(
     view! {
         <section class="panel" aria-labelledby="gallery-title">
             <h2 id="gallery-title">"Test digits"</h2>
-            <p class="explain">"Under each digit: the class the model predicts and how sure it is. Red marks a mistake."</p>
+            <p class="explain">"Under each digit: the class the model predicts and how sure it is. Red marks a mistake. Click a digit to attack it (last panel)."</p>
             <div class="gallery" data-testid="gallery">
                 {move || {
                     let (digits, width, height) = digits.get();
                     digits.into_iter().enumerate().map(|(i, digit)| view! {
-                        <GalleryDigit index=i digit width height predictions/>
+                        <GalleryDigit index=i digit width height predictions selected/>
                     }).collect_view()
                 }}
             </div>
@@ -62,6 +63,7 @@ fn GalleryDigit(
     width: usize,
     height: usize,
     predictions: GalleryPredictions,
+    selected: RwSignal<Option<usize>>,
 ) -> impl IntoView {
     let canvas = NodeRef::<Canvas>::new();
     let pixels = digit.pixels;
@@ -78,8 +80,13 @@ fn GalleryDigit(
         <figure data-testid="gallery-item" data-label=label
             data-prediction=move || prediction().map(|p| p.0.to_string()).unwrap_or_default()
             data-confidence=move || prediction().map(|p| format!("{:.4}", p.1)).unwrap_or_default()
-            class:wrong=move || prediction().is_some_and(|p| p.0 != label)>
-            <canvas node_ref=canvas role="img" aria-label=format!("test digit, true class {label}")></canvas>
+            class:wrong=move || prediction().is_some_and(|p| p.0 != label)
+            class:selected=move || selected.get() == Some(index)>
+            <button class="pick" data-testid="gallery-pick" aria-pressed=move || (selected.get() == Some(index)).to_string()
+                aria-label=format!("attack this test digit, true class {label}")
+                on:click=move |_| selected.set(Some(index))>
+                <canvas node_ref=canvas role="img" aria-label=format!("test digit, true class {label}")></canvas>
+            </button>
             <figcaption>
                 {move || match prediction() {
                     Some((class, confidence)) => format!("{class} · {:.0}%", 100.0 * confidence),

@@ -1,6 +1,8 @@
-//! What a visitor has in this page: the device, the dataset on it and the trained classifier.
+//! What a visitor has in this page: the device, the dataset on it, the trained classifier and
+//! the trained autoencoder.
 //! Held outside the reactive graph (burn values are not signals); panels read and replace it.
 
+use crate::ml::autoencoder::Autoencoder;
 use crate::ml::batch::DeviceSplit;
 use crate::ml::dataset::Dataset;
 use crate::ml::model::{Classifier, ImageShape};
@@ -16,6 +18,8 @@ pub struct Lab {
     pub test: DeviceSplit,
     /// The last classifier that finished an epoch; kept when a later run fails or is cancelled.
     pub classifier: Option<Classifier>,
+    /// The last autoencoder (the model of the image manifold) that finished an epoch.
+    pub autoencoder: Option<Autoencoder>,
 }
 
 impl Lab {
@@ -35,15 +39,18 @@ impl Lab {
             train,
             test,
             classifier: None,
+            autoencoder: None,
         }
     }
 
-    /// Replaces the dataset (uploading it to the device) and keeps the trained classifier.
+    /// Replaces the dataset (uploading it to the device) and keeps the trained models.
     pub fn replace_dataset(&mut self, dataset: Dataset) {
         let device = self.device.clone();
         let classifier = self.classifier.take();
+        let autoencoder = self.autoencoder.take();
         *self = Self {
             classifier,
+            autoencoder,
             ..Self::new(device, dataset)
         };
     }

@@ -1,20 +1,24 @@
 //! The page: Leptos components over `ml`, the backend choice and the browser bindings.
 //! Nothing here computes science; it loads, starts, shows and cancels.
 
+mod attack;
 mod backend;
 mod browser;
 mod data;
 mod gallery;
 mod lab;
+mod manifold;
 mod plot;
 mod train;
 
 use crate::ml::mnist;
+use attack::AttackPanel;
 use backend::{BackendKind, BackendRequest};
 use gallery::Gallery;
 use lab::{Lab, LabStore, LoadState, Notices, notify};
 use leptos::prelude::*;
 use leptos::task::spawn_local;
+use manifold::AutoencoderPanel;
 use train::TrainPanel;
 
 /// Mounts the page into `<body>`.
@@ -31,6 +35,7 @@ fn App() -> impl IntoView {
     let load = RwSignal::new(LoadState::Loading("Choosing a backend…".into()));
     let lab: LabStore = StoredValue::new_local(None);
     let gallery = RwSignal::new(Vec::new());
+    let selected = RwSignal::new(None::<usize>);
 
     spawn_local(async move {
         let query = browser::query_param("backend");
@@ -88,7 +93,9 @@ fn App() -> impl IntoView {
             </div>
             <data::DataPanel lab load notices/>
             <TrainPanel lab load notices gallery/>
-            <Gallery lab load predictions=gallery/>
+            <Gallery lab load predictions=gallery selected/>
+            <AutoencoderPanel lab load notices/>
+            <AttackPanel lab load notices selected/>
         </main>
     }
 }

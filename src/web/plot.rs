@@ -172,21 +172,164 @@ pub fn grey_image(
     width: usize,
     height: usize,
 ) -> Result<(), String> {
+    let rgba: Vec<u8> = pixels.iter().flat_map(|&p| [p, p, p, 255]).collect();
+    put_rgba(canvas, &rgba, width, height)
+}
+
+/// Draws an image of values in [0, 1] (clipped to that range) like [`grey_image`].
+pub fn unit_image(
+    canvas: &HtmlCanvasElement,
+    pixels: &[f32],
+    width: usize,
+    height: usize,
+) -> Result<(), String> {
+    let grey: Vec<u8> = pixels.iter().map(|&p| unit_to_byte(p)).collect();
+    grey_image(canvas, &grey, width, height)
+}
+
+/// A value in [0, 1] as a byte (NaN as 0).
+pub fn unit_to_byte(v: f32) -> u8 {
+    (v.clamp(0.0, 1.0) * 255.0).round() as u8
+}
+
+/// Puts row-major RGBA bytes on the canvas at natural size.
+fn put_rgba(
+    canvas: &HtmlCanvasElement,
+    rgba: &[u8],
+    width: usize,
+    height: usize,
+) -> Result<(), String> {
     canvas.set_width(width as u32);
     canvas.set_height(height as u32);
-    let context: CanvasRenderingContext2d = canvas
-        .get_context("2d")
-        .ok()
-        .flatten()
-        .and_then(|c| c.dyn_into().ok())
-        .ok_or("canvas has no 2-D context")?;
-    let rgba: Vec<u8> = pixels.iter().flat_map(|&p| [p, p, p, 255]).collect();
+    let context = context_2d(canvas)?;
     let image =
-        ImageData::new_with_u8_clamped_array_and_sh(Clamped(&rgba), width as u32, height as u32)
+        ImageData::new_with_u8_clamped_array_and_sh(Clamped(rgba), width as u32, height as u32)
             .map_err(|e| super::browser::describe(&e))?;
     context
         .put_image_data(&image, 0.0, 0.0)
         .map_err(|e| super::browser::describe(&e))
+}
+
+fn context_2d(canvas: &HtmlCanvasElement) -> Result<CanvasRenderingContext2d, String> {
+    canvas
+        .get_context("2d")
+        .ok()
+        .flatten()
+        .and_then(|c| c.dyn_into().ok())
+        .ok_or_else(|| "canvas has no 2-D context".to_string())
+}
+
+/// The diverging colour scale of perturbation heatmaps (ColorBrewer RdBu, 5 classes), from
+/// -1 (blue: the pixel got darker) through 0 (near white) to +1 (red: it got brighter). Safe
+/// for the common colour-vision deficiencies.
+pub const DIVERGING: [(f32, [u8; 3]); 5] = [
+    (-1.0, [5, 113, 176]),
+    (-0.5, [146, 197, 222]),
+    (0.0, [247, 247, 247]),
+    (0.5, [244, 165, 130]),
+    (1.0, [202, 0, 32]),
+];
+
+/// The colour of `v` on the diverging scale running from `-max` to `max` (clipped).
+pub fn diverging_colour(v: f32, max: f32) -> [u8; 3] {
+    let t = if max > 0.0 && v.is_finite() {
+        (v / max).clamp(-1.0, 1.0)
+    } else {
+        0.0
+    };
+    let upper = DIVERGING
+        .iter()
+        .position(|(at, _)| t <= *at)
+        .unwrap_or(DIVERGING.len() - 1)
+        .max(1);
+    let ((a, ca), (b, cb)) = (DIVERGING[upper - 1], DIVERGING[upper]);
+    let f = (t - a) / (b - a);
+    std::array::from_fn(|i| {
+        (f32::from(ca[i]) + f * (f32::from(cb[i]) - f32::from(ca[i]))).round() as u8
+    })
+}
+
+/// The diverging scale as a CSS gradient, left (-max) to right (+max), for a colour bar.
+pub fn diverging_gradient_css() -> String {
+    let stops: Vec<String> = DIVERGING
+        .iter()
+        .map(|(at, [r, g, b])| format!("rgb({r},{g},{b}) {:.0}%", 50.0 + 50.0 * at))
+        .collect();
+    format!("linear-gradient(to right, {})", stops.join(", "))
+}
+
+/// Draws `values` (row-major) as a diverging heatmap at natural size, on the symmetric scale
+/// `-max..max`; CSS scales it up pixel-crisp like [`grey_image`].
+pub fn diverging_heatmap(
+    canvas: &HtmlCanvasElement,
+    values: &[f32],
+    width: usize,
+    height: usize,
+    max: f32,
+) -> Result<(), String> {
+    let rgba: Vec<u8> = values
+        .iter()
+        .flat_map(|&v| {
+            let [r, g, b] = diverging_colour(v, max);
+            [r, g, b, 255]
+        })
+        .collect();
+    put_rgba(canvas, &rgba, width, height)
+}
+
+/// Draws the class probabilities as a bar chart filling `canvas` (HiDPI): one bar per class
+/// with its digit under it, the predicted class in the accent colour, and `marked` (the
+/// class the attack moves away from or towards) outlined.
+pub fn probability_bars(
+    canvas: &HtmlCanvasElement,
+    probabilities: &[f32],
+    marked: Option<usize>,
+) -> Result<(), String> {
+    let dpr = fit_to_screen(canvas);
+    let context = context_2d(canvas)?;
+    let (w, h) = (f64::from(canvas.width()), f64::from(canvas.height()));
+    let dark = dark_scheme();
+    let (fg, muted, bar, grid) = if dark {
+        ("#ececf0", "#a0a0aa", "#6b6b78", "#3a3a42")
+    } else {
+        ("#1d1d1f", "#5f6368", "#b4b4bd", "#d9d9de")
+    };
+    let accent = if dark { "#56b4e9" } else { "#0072b2" };
+    context.clear_rect(0.0, 0.0, w, h);
+    let classes = probabilities.len().max(1);
+    let label_h = 14.0 * dpr;
+    let top = 2.0 * dpr;
+    let plot_h = (h - label_h - top).max(1.0);
+    let slot = w / classes as f64;
+    let gap = (slot * 0.18).max(dpr);
+    context.set_fill_style_str(grid);
+    context.fill_rect(0.0, top + plot_h, w, dpr);
+    let predicted = probabilities
+        .iter()
+        .enumerate()
+        .fold(
+            (0, f32::NEG_INFINITY),
+            |b, (i, &p)| if p > b.1 { (i, p) } else { b },
+        )
+        .0;
+    context.set_font(&format!("{}px sans-serif", (11.0 * dpr).round()));
+    context.set_text_align("center");
+    context.set_text_baseline("bottom");
+    for (class, &p) in probabilities.iter().enumerate() {
+        let x = class as f64 * slot + gap / 2.0;
+        let bar_w = slot - gap;
+        let bar_h = f64::from(p.clamp(0.0, 1.0)) * plot_h;
+        context.set_fill_style_str(if class == predicted { accent } else { bar });
+        context.fill_rect(x, top + plot_h - bar_h, bar_w, bar_h);
+        if marked == Some(class) {
+            context.set_stroke_style_str(fg);
+            context.set_line_width(1.5 * dpr);
+            context.stroke_rect(x, top, bar_w, plot_h);
+        }
+        context.set_fill_style_str(if class == predicted { fg } else { muted });
+        let _ = context.fill_text(&class.to_string(), x + bar_w / 2.0, h);
+    }
+    Ok(())
 }
 
 /// plotters-canvas's backend with text measured by the canvas itself. plotters' own web font

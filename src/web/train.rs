@@ -288,7 +288,7 @@ pub fn TrainPanel(
 }
 
 #[component]
-fn NumberField(
+pub fn NumberField(
     label: &'static str,
     testid: &'static str,
     value: RwSignal<String>,

@@ -1,0 +1,222 @@
+// End-to-end test of the four views on the CPU backend: train the classifier and the
+// autoencoder briefly, pick a test digit, attack it, and check what the page shows. Any
+// console error fails the test.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { serve } from './server.mjs';
+import { SHOTS, launch, openPage, byTestId, waitReady, longTasksSince } from './browser.mjs';
+
+let server;
+const report = {};
+
+before(async () => {
+  server = await serve(join(process.cwd(), 'dist'));
+});
+
+after(async () => {
+  await server.close();
+  await writeFile(join(SHOTS, 'views-report.json'), JSON.stringify(report, null, 2));
+  console.log('views report:', JSON.stringify(report));
+});
+
+const FOUR = ['view-original', 'view-adversarial', 'view-on-manifold', 'view-off-manifold'];
+const RESTRICTED = ['view-restricted-on', 'view-restricted-off', 'view-restricted-random'];
+
+const attr = (page, id, name) => byTestId(page, id).getAttribute(name);
+const num = async (page, id, name) => Number(await attr(page, id, name));
+const notice = (page, text) => byTestId(page, 'notice').filter({ hasText: text }).waitFor({ timeout: 5000 });
+
+// Spread of the pixel values of the large image inside `id` (0 for a blank canvas).
+const spread = (page, id) =>
+  page.evaluate((id) => {
+    const c = document.querySelector(`[data-testid="${id}"] canvas.big`);
+    const data = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+    let lo = 255;
+    let hi = 0;
+    for (let i = 0; i < data.length; i += 4) {
+      lo = Math.min(lo, data[i]);
+      hi = Math.max(hi, data[i]);
+    }
+    return hi - lo;
+  }, id);
+
+// Runs the attack and waits for its results to replace the previous ones.
+async function runAttack(page) {
+  const before = await page.evaluate(() => document.querySelector('[data-testid="attack-results"]')?.dataset.run ?? null);
+  await byTestId(page, 'attack-run').click();
+  await page.waitForFunction(
+    (prev) => {
+      const r = document.querySelector('[data-testid="attack-results"]');
+      const status = document.querySelector('[data-testid="attack-status"]');
+      return r && r.dataset.run !== prev && status.dataset.busy === 'false';
+    },
+    before,
+    { timeout: 120_000 },
+  );
+}
+
+test('four views: attack a digit, project its perturbation, restricted attacks, path', { timeout: 900_000 }, async () => {
+  const context = await launch();
+  try {
+    const page = await openPage(context, server.url + '?backend=cpu');
+    await waitReady(page);
+
+    // Before any training the attack says what is missing.
+    await byTestId(page, 'gallery-pick').first().click();
+    assert.match(await byTestId(page, 'chosen-caption').innerText(), /test digit #0, a 7/);
+    await byTestId(page, 'attack-run').click();
+    await notice(page, 'train a classifier first');
+
+    // Train both models briefly, at the same time.
+    await byTestId(page, 'epochs').fill('1');
+    await byTestId(page, 'train-start').click();
+    await byTestId(page, 'ae-epochs').fill('2');
+    const aeStart = await page.evaluate(() => performance.now());
+    await byTestId(page, 'ae-train-start').click();
+    await page.waitForSelector('[data-testid="train-state"][data-state="finished"]', { timeout: 600_000 });
+    await page.waitForSelector('[data-testid="ae-state"][data-state="finished"]', { timeout: 600_000 });
+    report.ae_test_mse_after_2_epochs = Number(await attr(page, 'ae-test-mse', 'data-value'));
+    assert.ok(report.ae_test_mse_after_2_epochs < 0.04, `autoencoder test MSE ${report.ae_test_mse_after_2_epochs}`);
+    assert.equal(await byTestId(page, 'ae-reconstruction').count(), 8);
+    const aeTasks = await longTasksSince(page, aeStart);
+    report.training_worst_long_task_ms = Math.max(0, ...aeTasks.map((t) => t.duration));
+    assert.ok(report.training_worst_long_task_ms < 200, `a task ran ${report.training_worst_long_task_ms} ms while training`);
+    await byTestId(page, 'ae-strip').screenshot({ path: join(SHOTS, 'views-autoencoder-strip.png') });
+
+    // Bad settings get a clear notice and start nothing.
+    await byTestId(page, 'attack-eps').fill('');
+    await byTestId(page, 'attack-run').click();
+    await notice(page, 'eps must be a number');
+
+    // Settings under which the plain, on and off attacks all flip a 1-epoch MLP: the plain
+    // attack within eps 2, the restricted ones searching up to L2 6.
+    await byTestId(page, 'attack-norm').selectOption('l2');
+    await byTestId(page, 'attack-eps').fill('2');
+    await byTestId(page, 'attack-step').fill('0.05');
+    await byTestId(page, 'attack-steps').fill('200');
+    await byTestId(page, 'attack-search').fill('6');
+    await byTestId(page, 'attack-target').selectOption('');
+
+    // Try correctly classified gallery digits until both restricted attacks flip.
+    const items = await byTestId(page, 'gallery-item').evaluateAll((els) =>
+      els.map((e, i) => ({ i, label: e.dataset.label, prediction: e.dataset.prediction })),
+    );
+    const candidates = items.filter((d) => d.label === d.prediction).slice(0, 5);
+    let picked = null;
+    const tries = [];
+    for (const digit of candidates) {
+      await byTestId(page, 'gallery-pick').nth(digit.i).click();
+      const t0 = await page.evaluate(() => performance.now());
+      await runAttack(page);
+      const tasks = await longTasksSince(page, t0);
+      const on = await num(page, 'view-restricted-on', 'data-l2');
+      const off = await num(page, 'view-restricted-off', 'data-l2');
+      const flipped = await Promise.all(RESTRICTED.map((id) => attr(page, id, 'data-flipped')));
+      tries.push({ digit: digit.i, on, off, flipped, worst_task_ms: Math.max(0, ...tasks.map((t) => t.duration)) });
+      if (flipped[0] === 'true' && flipped[1] === 'true') {
+        picked = digit;
+        break;
+      }
+    }
+    report.tries = tries;
+    assert.ok(picked, `no digit flipped both restricted attacks: ${JSON.stringify(tries)}`);
+    const results = byTestId(page, 'attack-results');
+    report.attack_ms = {
+      tangent_basis: Number(await results.getAttribute('data-timing-basis')),
+      pgd_1x200_and_4x200_steps: Number(await results.getAttribute('data-timing-pgd')),
+      total: Number(await results.getAttribute('data-timing-total')),
+    };
+    report.attack_worst_long_task_ms = tries.at(-1).worst_task_ms;
+    assert.ok(report.attack_worst_long_task_ms < 200, `a task ran ${report.attack_worst_long_task_ms} ms during the attack`);
+    assert.match(await byTestId(page, 'attack-status').innerText(), /in 2 batches/);
+
+    // The four views: the attack changed the class, and every image has content.
+    const original = await attr(page, 'view-original', 'data-class');
+    assert.equal(original, picked.label);
+    assert.notEqual(await attr(page, 'view-adversarial', 'data-class'), original);
+    for (const id of FOUR) {
+      assert.ok((await spread(page, id)) > 100, `${id} is blank`);
+      const confidence = await num(page, id, 'data-confidence');
+      assert.ok(confidence > 0 && confidence <= 1, `${id} confidence ${confidence}`);
+    }
+    assert.equal(await num(page, 'view-original', 'data-l2'), 0);
+    const d = await num(page, 'view-adversarial', 'data-l2');
+    const on = await num(page, 'view-on-manifold', 'data-l2');
+    const off = await num(page, 'view-off-manifold', 'data-l2');
+    assert.ok(Math.abs(on * on + off * off - d * d) < 1e-2 * d * d, `on ${on}, off ${off}, d ${d}`);
+    const fraction = await num(page, 'manifold-fraction', 'data-value');
+    assert.ok(Math.abs(fraction - on / d) < 2e-3, `fraction ${fraction} vs ${on / d}`);
+    report.four_views = {
+      classes: await Promise.all(FOUR.map((id) => attr(page, id, 'data-class'))),
+      l2: [0, d, on, off],
+      fraction,
+      random_fraction: await num(page, 'manifold-fraction', 'data-random'),
+      expected_random: await num(page, 'manifold-fraction', 'data-expected'),
+    };
+
+    // Restricted attacks: on needs a longer perturbation than off to cross the boundary.
+    const restricted = {};
+    for (const id of ['view-restricted-plain', ...RESTRICTED]) {
+      restricted[id] = {
+        class: await attr(page, id, 'data-class'),
+        l2: await num(page, id, 'data-l2'),
+        flipped: await attr(page, id, 'data-flipped'),
+      };
+    }
+    report.restricted = restricted;
+    assert.ok(
+      restricted['view-restricted-on'].l2 > restricted['view-restricted-off'].l2,
+      `on ${restricted['view-restricted-on'].l2} <= off ${restricted['view-restricted-off'].l2}`,
+    );
+    assert.notEqual(restricted['view-restricted-off'].class, original);
+    assert.match(await byTestId(page, 'view-restricted-on').innerText(), /outside its subspace/);
+
+    // The path: the slider's ends are the clean image and the final adversarial example.
+    const slider = byTestId(page, 'attack-step-slider');
+    assert.equal(await slider.getAttribute('max'), '200');
+    await slider.fill('0');
+    assert.equal(await attr(page, 'path-caption', 'data-class'), original);
+    await slider.fill('200');
+    assert.equal(await attr(page, 'path-caption', 'data-class'), await attr(page, 'view-adversarial', 'data-class'));
+    await slider.fill('0');
+    await byTestId(page, 'attack-play').click();
+    await page.waitForFunction(() => Number(document.querySelector('[data-testid="attack-step-slider"]').value) > 5);
+    await byTestId(page, 'attack-play').click();
+
+    await byTestId(page, 'attack-results').screenshot({ path: join(SHOTS, 'views-results.png') });
+    await page.screenshot({ path: join(SHOTS, 'views-page.png'), fullPage: true });
+
+    // L∞: the plain attack uses it, the restricted row says it uses L2.
+    await byTestId(page, 'attack-norm').selectOption('linf');
+    await byTestId(page, 'attack-eps').fill('0.2');
+    await byTestId(page, 'attack-step').fill('0.01');
+    await byTestId(page, 'attack-steps').fill('40');
+    await runAttack(page);
+    assert.ok((await num(page, 'view-adversarial', 'data-linf')) <= 0.2 + 1e-4);
+    assert.match(await byTestId(page, 'attack-results').innerText(), /They are L2 attacks/);
+
+    // A targeted attack ends in its target.
+    await byTestId(page, 'attack-norm').selectOption('l2');
+    await byTestId(page, 'attack-eps').fill('6');
+    await byTestId(page, 'attack-step').fill('0.1');
+    await byTestId(page, 'attack-steps').fill('100');
+    const target = original === '3' ? '8' : '3';
+    await byTestId(page, 'attack-target').selectOption(target);
+    await runAttack(page);
+    assert.equal(await attr(page, 'view-adversarial', 'data-class'), target);
+    assert.match(await byTestId(page, 'attack-status').innerText(), /in one batch/);
+    report.targeted_one_batch_ms = Number(await byTestId(page, 'attack-results').getAttribute('data-timing-total'));
+
+    // A phone-width screen does not scroll sideways.
+    await page.setViewportSize({ width: 390, height: 844 });
+    await page.waitForTimeout(300);
+    const [scroll, client] = await page.evaluate(() => [document.documentElement.scrollWidth, document.documentElement.clientWidth]);
+    assert.ok(scroll <= client, `page is ${scroll}px wide in a ${client}px viewport`);
+    await byTestId(page, 'attack-results').screenshot({ path: join(SHOTS, 'views-narrow.png') });
+    assert.deepEqual(page.errors, []);
+  } finally {
+    await context.close();
+  }
+});

@@ -1,0 +1,835 @@
+//! The attack panel: pick a digit, set up PGD, and see the paper's four views (x, x + d,
+//! x + Proj_M(d), x + (d - Proj_M(d))), the share of d that lies on the manifold, the
+//! restricted attacks (on, off and a random subspace) and the PGD path step by step.
+//!
+//! Every number comes from `ml::attack` and `ml::manifold`; this file only gathers the
+//! inputs, runs them in a local task with a yield between the phases, and lays out the
+//! results.
+
+use super::browser::{now_ms, sleep, yield_now};
+use super::lab::{LabStore, LoadState, Notices, notify};
+use super::plot::{diverging_gradient_css, diverging_heatmap, probability_bars, unit_image};
+use super::train::NumberField;
+use crate::ml::attack::{
+    AttackConfig, AttackJob, AttackResult, AttackStep, Norm, Restriction, Subspace, classify,
+    four_views, pgd_batch,
+};
+use crate::ml::manifold::{l2_norm, on_manifold_fraction, random_subspace, tangent_basis};
+use crate::ml::rng::Rng;
+use leptos::html::Canvas;
+use leptos::prelude::*;
+use leptos::task::spawn_local;
+use std::sync::Arc;
+
+/// The L2 step of the restricted row when the plain attack uses L∞ (the sign of a projected
+/// gradient leaves the subspace, so restricted steps are always L2).
+const RESTRICTED_L2_STEP: f32 = 0.05;
+
+/// An image to attack, pixels in [0, 1].
+#[derive(Clone, Debug, PartialEq)]
+pub struct Chosen {
+    pub pixels: Vec<f32>,
+    /// The true class, when known (a test digit).
+    pub label: Option<u8>,
+    /// Where it came from, for the caption.
+    pub source: String,
+}
+
+/// One image of a result row, with everything shown under it.
+#[derive(Clone, Debug, PartialEq)]
+struct Card {
+    testid: &'static str,
+    title: &'static str,
+    formula: &'static str,
+    /// The image; may leave [0, 1] (a projection of d is not clipped) and is clipped to draw.
+    image: Vec<f32>,
+    /// Its perturbation from x, drawn as a heatmap; `None` for x itself.
+    perturbation: Option<Vec<f32>>,
+    /// The heatmap's colour scale runs from -scale to scale.
+    scale: f32,
+    probabilities: Vec<f32>,
+    predicted: u8,
+    confidence: f32,
+    l2: f32,
+    linf: f32,
+    /// Further lines: the flipping norm, the share outside the subspace.
+    notes: Vec<String>,
+    /// Whether its class differs from x's.
+    changed: bool,
+    /// For an attack stopped at its first class change: whether there was one.
+    flipped: Option<bool>,
+}
+
+/// How long the phases of one attack took, in milliseconds.
+#[derive(Clone, Debug, PartialEq)]
+struct Timing {
+    basis_ms: f64,
+    pgd_ms: f64,
+    total_ms: f64,
+    /// `pgd_batch` calls: one for L2, two for L∞ (the restricted row is L2).
+    batches: usize,
+    steps: usize,
+}
+
+/// Everything one run of the attack produced.
+#[derive(Clone, Debug, PartialEq)]
+struct Outcome {
+    /// Counts the runs of this page, so a test can tell a new result from the last one.
+    id: u32,
+    width: usize,
+    height: usize,
+    /// The class the attack moves away from (the classifier's verdict on x).
+    attacked: u8,
+    target: Option<u8>,
+    /// A line about the chosen image's true class, when the classifier gets it wrong.
+    misread: Option<String>,
+    views: Vec<Card>,
+    restricted: Vec<Card>,
+    restricted_note: String,
+    /// ||Proj_M(d)|| / ||d|| for the tangent space and for the random subspace.
+    fraction: f32,
+    random_fraction: f32,
+    k: usize,
+    rank: usize,
+    n: usize,
+    /// The clean image and the plain attack's recorded iterates.
+    x: Vec<f32>,
+    path: Vec<AttackStep>,
+    flipped_at: Option<usize>,
+    timing: Timing,
+}
+
+/// The attack settings as typed.
+#[derive(Clone, Copy)]
+struct Settings {
+    norm: RwSignal<String>,
+    eps: RwSignal<String>,
+    step: RwSignal<String>,
+    steps: RwSignal<String>,
+    random_start: RwSignal<bool>,
+    target: RwSignal<String>,
+    /// How far (L2) the restricted attacks search for the boundary.
+    search: RwSignal<String>,
+}
+
+impl Settings {
+    /// The plain attack's settings and the restricted row's search radius.
+    fn read(&self) -> Result<(AttackConfig, f32), String> {
+        let number = |name: &str, s: String| -> Result<f32, String> {
+            let v: f32 = s
+                .trim()
+                .parse()
+                .map_err(|_| format!("{name} must be a number, not {s:?}"))?;
+            if v.is_finite() {
+                Ok(v)
+            } else {
+                Err(format!("{name} must be a finite number, not {s:?}"))
+            }
+        };
+        let steps = number("steps", self.steps.get_untracked())?;
+        if steps.fract() != 0.0 || steps < 1.0 {
+            return Err(format!(
+                "steps must be a whole number of at least 1, not {steps}"
+            ));
+        }
+        let config = AttackConfig {
+            norm: match self.norm.get_untracked().as_str() {
+                "linf" => Norm::Linf,
+                _ => Norm::L2,
+            },
+            eps: number("eps", self.eps.get_untracked())?,
+            step_size: number("the step size", self.step.get_untracked())?,
+            steps: steps as usize,
+            random_start: self.random_start.get_untracked(),
+            target: match self.target.get_untracked().as_str() {
+                "" => None,
+                t => Some(t.parse().map_err(|_| format!("unknown target {t:?}"))?),
+            },
+            ..AttackConfig::default()
+        };
+        config.validate()?;
+        let search = number("the search radius", self.search.get_untracked())?;
+        if search <= 0.0 {
+            return Err(format!("the search radius must be positive, not {search}"));
+        }
+        Ok((config, search))
+    }
+}
+
+#[component]
+pub fn AttackPanel(
+    lab: LabStore,
+    load: RwSignal<LoadState>,
+    notices: Notices,
+    selected: RwSignal<Option<usize>>,
+) -> impl IntoView {
+    let defaults = AttackConfig::default();
+    let settings = Settings {
+        norm: RwSignal::new("l2".to_string()),
+        eps: RwSignal::new(defaults.eps.to_string()),
+        step: RwSignal::new(defaults.step_size.to_string()),
+        steps: RwSignal::new("200".to_string()),
+        random_start: RwSignal::new(false),
+        target: RwSignal::new(String::new()),
+        search: RwSignal::new("6".to_string()),
+    };
+    let chosen = RwSignal::new(None::<Chosen>);
+    let outcome = RwSignal::new(None::<Arc<Outcome>>);
+    let phase = RwSignal::new(None::<&'static str>);
+    let step = RwSignal::new(0usize);
+    let resized = RwSignal::new(0u32);
+    let _ = window_event_listener(leptos::ev::resize, move |_| resized.update(|n| *n += 1));
+
+    // A test digit picked in the gallery or at random becomes the image to attack.
+    Effect::new(move || {
+        let Some(index) = selected.get() else { return };
+        if load.get() != LoadState::Ready {
+            return;
+        }
+        let picked = lab.with_value(|l| {
+            let d = &l.as_ref()?.dataset;
+            (index < d.test.len()).then(|| Chosen {
+                pixels: d
+                    .image(&d.test, index)
+                    .iter()
+                    .map(|&p| f32::from(p) / 255.0)
+                    .collect(),
+                label: Some(d.test.labels[index]),
+                source: format!("test digit #{index}"),
+            })
+        });
+        if picked.is_some() {
+            chosen.set(picked);
+        }
+    });
+    let random_digit = move |_| {
+        let count = lab.with_value(|l| l.as_ref().map_or(0, |l| l.dataset.test.len()));
+        if count > 0 {
+            selected.set(Some(
+                (js_sys::Math::random() * count as f64) as usize % count,
+            ));
+        }
+    };
+
+    let run = move |_| {
+        let (config, search) = match settings.read() {
+            Ok(c) => c,
+            Err(e) => return notify(notices, true, format!("Cannot attack: {e}.")),
+        };
+        let (has_classifier, has_autoencoder) = lab.with_value(|l| {
+            l.as_ref().map_or((false, false), |l| {
+                (l.classifier.is_some(), l.autoencoder.is_some())
+            })
+        });
+        if !has_classifier {
+            return notify(
+                notices,
+                true,
+                "Cannot attack yet: train a classifier first (the Train button above; one epoch is enough).",
+            );
+        }
+        if !has_autoencoder {
+            return notify(
+                notices,
+                true,
+                "Cannot attack yet: train the autoencoder first (its tangent space splits the perturbation).",
+            );
+        }
+        let Some(image) = chosen.get_untracked() else {
+            return notify(
+                notices,
+                true,
+                "Cannot attack yet: pick a digit first (click one in the gallery, or Random test digit).",
+            );
+        };
+        phase.set(Some("Classifying the digit…"));
+        spawn_local(async move {
+            match attack(lab, image, config, search, phase).await {
+                Ok(mut result) => {
+                    result.id = outcome.with_untracked(|o| o.as_ref().map_or(0, |o| o.id)) + 1;
+                    step.set(result.path.len() - 1);
+                    outcome.set(Some(Arc::new(result)));
+                }
+                Err(e) => notify(notices, true, format!("The attack failed: {e}")),
+            }
+            phase.set(None);
+        });
+    };
+
+    let chosen_canvas = NodeRef::<Canvas>::new();
+    Effect::new(move || {
+        let Some(canvas) = chosen_canvas.get() else {
+            return;
+        };
+        let drawn = chosen.with(|c| match c {
+            Some(c) => unit_image(&canvas, &c.pixels, 28, 28),
+            None => unit_image(&canvas, &[0.0; 28 * 28], 28, 28),
+        });
+        if let Err(e) = drawn {
+            leptos::logging::warn!("chosen image: {e}");
+        }
+    });
+    let ready = move || load.get() == LoadState::Ready;
+    let busy = move || phase.get().is_some();
+
+    view! {
+        <section class="panel" aria-labelledby="attack-title">
+            <h2 id="attack-title">"Attack a digit: the four views"</h2>
+            <p class="explain">
+                "An adversarial example is the image plus a tiny perturbation d that changes the classifier's answer. "
+                "The dimpled manifold model says d points almost straight off the manifold of real digits. "
+                "Split d into its part along the manifold and its part across it, and see which part does the work."
+            </p>
+            <div class="attack-setup">
+                <div class="picker">
+                    <canvas node_ref=chosen_canvas class="chosen" data-testid="chosen-image" role="img"
+                        data-label=move || chosen.with(|c| c.as_ref().and_then(|c| c.label).map(|l| l.to_string()).unwrap_or_default())
+                        aria-label="the digit to attack"></canvas>
+                    <p class="caption" data-testid="chosen-caption">
+                        {move || chosen.with(|c| match c {
+                            Some(c) => match c.label {
+                                Some(l) => format!("{}, a {l}", c.source),
+                                None => c.source.clone(),
+                            },
+                            None => "No digit yet: click one in the gallery.".to_string(),
+                        })}
+                    </p>
+                    <button data-testid="random-digit" on:click=random_digit disabled=move || !ready()>"Random test digit"</button>
+                </div>
+                <div class="controls attack-controls">
+                    <label>"Norm"
+                        <select data-testid="attack-norm" aria-label="Norm of the perturbation"
+                            prop:value=move || settings.norm.get()
+                            on:change=move |ev| settings.norm.set(event_target_value(&ev))>
+                            <option value="l2">"L2 (length)"</option>
+                            <option value="linf">"L∞ (largest pixel change)"</option>
+                        </select>
+                    </label>
+                    <NumberField label="eps (ball radius)" testid="attack-eps" value=settings.eps min="0" max="28" step="any" disabled=Signal::derive(busy)/>
+                    <NumberField label="Step size" testid="attack-step" value=settings.step min="0" max="28" step="any" disabled=Signal::derive(busy)/>
+                    <NumberField label="Steps" testid="attack-steps" value=settings.steps min="1" max="1000" step="1" disabled=Signal::derive(busy)/>
+                    <label>"Target"
+                        <select data-testid="attack-target" aria-label="Target class"
+                            prop:value=move || settings.target.get()
+                            on:change=move |ev| settings.target.set(event_target_value(&ev))>
+                            <option value="">"untargeted (any other class)"</option>
+                            {(0..10).map(|c| view! { <option value=c.to_string()>{format!("make it a {c}")}</option> }).collect_view()}
+                        </select>
+                    </label>
+                    <NumberField label="Restricted: search up to L2" testid="attack-search" value=settings.search min="0" max="28" step="any" disabled=Signal::derive(busy)/>
+                    <label class="check">
+                        <input type="checkbox" data-testid="attack-random-start"
+                            prop:checked=move || settings.random_start.get()
+                            on:change=move |ev| settings.random_start.set(event_target_checked(&ev))/>
+                        "Random start"
+                    </label>
+                    <div class="buttons">
+                        <button class="primary" data-testid="attack-run" on:click=run disabled=move || !ready() || busy()>"Run attack"</button>
+                    </div>
+                </div>
+            </div>
+            <p class="status" data-testid="attack-status" data-busy=move || busy().to_string() aria-live="polite">
+                {move || phase.get().map(str::to_string).unwrap_or_else(|| match outcome.get() {
+                    Some(o) => timing_text(&o.timing),
+                    None => "Pick a digit, then run the attack.".into(),
+                })}
+            </p>
+            {move || outcome.get().map(|o| view! { <Results outcome=o step resized/> })}
+        </section>
+    }
+}
+
+fn timing_text(t: &Timing) -> String {
+    let batches = if t.batches == 1 {
+        "in one batch".to_string()
+    } else {
+        format!("in {} batches", t.batches)
+    };
+    format!(
+        "Done in {:.0} ms: tangent space {:.0} ms, PGD {:.0} ms (4 attacks × {} steps {batches}).",
+        t.total_ms, t.basis_ms, t.pgd_ms, t.steps
+    )
+}
+
+#[component]
+fn Results(outcome: Arc<Outcome>, step: RwSignal<usize>, resized: RwSignal<u32>) -> impl IntoView {
+    let o = outcome.clone();
+    let (w, h) = (o.width, o.height);
+    let expected = (o.rank as f64 / o.n as f64).sqrt();
+    let view_cards = o
+        .views
+        .iter()
+        .cloned()
+        .map(|card| view! { <CardView card width=w height=h marked=Some(usize::from(o.target.unwrap_or(o.attacked))) resized/> })
+        .collect_view();
+    let restricted_cards = o
+        .restricted
+        .iter()
+        .cloned()
+        .map(|card| view! { <CardView card width=w height=h marked=Some(usize::from(o.target.unwrap_or(o.attacked))) resized/> })
+        .collect_view();
+    view! {
+        <div class="results" data-testid="attack-results" data-run=o.id data-timing-basis=format!("{:.1}", o.timing.basis_ms)
+            data-timing-pgd=format!("{:.1}", o.timing.pgd_ms) data-timing-total=format!("{:.1}", o.timing.total_ms)>
+            {o.misread.clone().map(|m| view! { <p class="explain">{m}</p> })}
+            <h3>"The four views"</h3>
+            <p class="explain">
+                "Left to right: the digit x, the adversarial example x + d, then x plus only the part of d along the manifold "
+                "(its tangent space at x, from the autoencoder) and x plus only the part across it. "
+                "Under the images: d and its two parts as heatmaps (red brightens a pixel, blue darkens it)."
+            </p>
+            <div class="views">{view_cards}</div>
+            <p class="fraction" data-testid="manifold-fraction" data-value=format!("{:.4}", o.fraction)
+                data-random=format!("{:.4}", o.random_fraction) data-expected=format!("{expected:.4}")>
+                "Share of d on the manifold: ‖Proj"<sub>"M"</sub>"(d)‖ / ‖d‖ = " <strong>{format!("{:.3}", o.fraction)}</strong>
+                ". A random direction keeps about √(k/n) = √(" {o.rank} "/" {o.n} ") = " <strong>{format!("{expected:.3}")}</strong>
+                " in a " {o.rank} "-dimensional subspace; in a random one, d keeps " <strong>{format!("{:.3}", o.random_fraction)}</strong> "."
+                {(o.rank < o.k).then(|| format!(" (The tangent space has rank {} of k = {}.)", o.rank, o.k))}
+            </p>
+            <h3>"Restricted attacks: how far is the boundary in each direction?"</h3>
+            <p class="explain">
+                "The same attack again, but every step may only move along the manifold (on), across it (off), or within a random "
+                "subspace of the same dimension (the control); each stops as soon as the class changes. Its length then is the distance "
+                "to the decision boundary in that subspace. "
+                {o.restricted_note.clone()}
+            </p>
+            <div class="views">{restricted_cards}</div>
+            <p class="explain small">
+                "Caveat: the pixel box [0, 1] clips each step, which moves a restricted perturbation partly out of its subspace "
+                "(background pixels sit at 0 and cannot get darker); “outside its subspace” says how much."
+            </p>
+            <PathScrubber outcome step resized/>
+        </div>
+    }
+}
+
+/// One image with its verdict, bar chart, norms and (for a perturbed one) its perturbation.
+#[component]
+fn CardView(
+    card: Card,
+    width: usize,
+    height: usize,
+    marked: Option<usize>,
+    resized: RwSignal<u32>,
+) -> impl IntoView {
+    let image_canvas = NodeRef::<Canvas>::new();
+    let bars_canvas = NodeRef::<Canvas>::new();
+    let heat_canvas = NodeRef::<Canvas>::new();
+    let Card {
+        testid,
+        title,
+        formula,
+        image,
+        perturbation,
+        scale,
+        probabilities,
+        predicted,
+        confidence,
+        l2,
+        linf,
+        notes,
+        changed,
+        flipped,
+    } = card;
+    let has_heat = perturbation.is_some();
+    Effect::new(move || {
+        if let Some(c) = image_canvas.get()
+            && let Err(e) = unit_image(&c, &image, width, height)
+        {
+            leptos::logging::warn!("view: {e}");
+        }
+        if let (Some(c), Some(d)) = (heat_canvas.get(), perturbation.as_ref())
+            && let Err(e) = diverging_heatmap(&c, d, width, height, scale)
+        {
+            leptos::logging::warn!("heatmap: {e}");
+        }
+    });
+    Effect::new(move || {
+        resized.track();
+        if let Some(c) = bars_canvas.get()
+            && let Err(e) = probability_bars(&c, &probabilities, marked)
+        {
+            leptos::logging::warn!("bars: {e}");
+        }
+    });
+    view! {
+        <figure class="view" data-testid=testid data-class=predicted.to_string()
+            data-confidence=format!("{confidence:.4}") data-l2=format!("{l2:.4}") data-linf=format!("{linf:.4}")
+            data-flipped=flipped.map(|f| f.to_string())>
+            <figcaption class="view-title"><strong>{title}</strong> " " <span class="formula">{formula}</span></figcaption>
+            <canvas node_ref=image_canvas class="big" role="img" aria-label=format!("{title}: classified as {predicted}")></canvas>
+            <p class="verdict" class:changed=changed>
+                "class " <strong>{predicted}</strong> " · " {format!("{:.1}%", 100.0 * confidence)}
+            </p>
+            <canvas node_ref=bars_canvas class="bars" role="img" aria-label="probability of each class"></canvas>
+            <p class="norms">"L2 " <strong>{format!("{l2:.3}")}</strong> " · L∞ " <strong>{format!("{linf:.3}")}</strong></p>
+            {notes.into_iter().map(|n| view! { <p class="note">{n}</p> }).collect_view()}
+            {has_heat.then(|| view! {
+                <canvas node_ref=heat_canvas class="heat" role="img" aria-label="the perturbation: red brightens, blue darkens"></canvas>
+                <ColourScale scale/>
+            })}
+        </figure>
+    }
+}
+
+/// The diverging colour bar with its end values.
+#[component]
+fn ColourScale(scale: f32) -> impl IntoView {
+    view! {
+        <div class="scale" aria-hidden="true">
+            <div class="bar" style:background=diverging_gradient_css()></div>
+            <div class="ticks"><span>{format!("−{scale:.2}")}</span><span>"0"</span><span>{format!("+{scale:.2}")}</span></div>
+        </div>
+    }
+}
+
+/// The plain attack's path: a slider over the recorded iterates and a Play button.
+#[component]
+fn PathScrubber(
+    outcome: Arc<Outcome>,
+    step: RwSignal<usize>,
+    resized: RwSignal<u32>,
+) -> impl IntoView {
+    let last = outcome.path.len() - 1;
+    let playing = RwSignal::new(false);
+    let image_canvas = NodeRef::<Canvas>::new();
+    let bars_canvas = NodeRef::<Canvas>::new();
+    let o = outcome.clone();
+    let marked = Some(usize::from(o.target.unwrap_or(o.attacked)));
+    Effect::new(move || {
+        let t = step.get().min(last);
+        resized.track();
+        let at = &o.path[t];
+        let image: Vec<f32> =
+            o.x.iter()
+                .zip(&at.perturbation)
+                .map(|(x, d)| x + d)
+                .collect();
+        if let Some(c) = image_canvas.get()
+            && let Err(e) = unit_image(&c, &image, o.width, o.height)
+        {
+            leptos::logging::warn!("path: {e}");
+        }
+        if let Some(c) = bars_canvas.get()
+            && let Err(e) = probability_bars(&c, &at.probabilities, marked)
+        {
+            leptos::logging::warn!("path bars: {e}");
+        }
+    });
+    let play = move |_| {
+        if playing.get_untracked() {
+            playing.set(false);
+            return;
+        }
+        if step.get_untracked() >= last {
+            step.set(0);
+        }
+        playing.set(true);
+        spawn_local(async move {
+            while playing.get_untracked() && step.get_untracked() < last {
+                sleep(60).await;
+                if playing.get_untracked() {
+                    step.update(|t| *t = (*t + 1).min(last));
+                }
+            }
+            playing.set(false);
+        });
+    };
+    let o = outcome.clone();
+    let caption = move || {
+        let t = step.get().min(last);
+        let at = &o.path[t];
+        let flip = match o.flipped_at {
+            Some(f) if t >= f => format!(" · flipped at step {f}"),
+            _ => String::new(),
+        };
+        format!(
+            "step {t} of {last}: class {} ({:.1}%) · L2 {:.3} · loss {:.3}{flip}",
+            at.predicted,
+            100.0 * at.probabilities[usize::from(at.predicted)],
+            l2_norm(&at.perturbation),
+            at.loss
+        )
+    };
+    let o = outcome.clone();
+    view! {
+        <h3>"The attack, step by step"</h3>
+        <p class="explain">
+            "PGD takes small steps uphill on the classifier's loss. Drag the slider or press Play to watch the digit change "
+            "(or not, to your eye) while the class probabilities shift."
+        </p>
+        <div class="path">
+            <canvas node_ref=image_canvas class="big path-image" data-testid="path-image" role="img" aria-label="the attacked image at this step"></canvas>
+            <div class="path-side">
+                <div class="path-controls">
+                    <button data-testid="attack-play" on:click=play>{move || if playing.get() { "Pause" } else { "Play" }}</button>
+                    <input type="range" data-testid="attack-step-slider" aria-label="PGD step" min="0" max=last.to_string() step="1"
+                        prop:value=move || step.get().to_string()
+                        on:input=move |ev| {
+                            playing.set(false);
+                            if let Ok(t) = event_target_value(&ev).parse::<usize>() {
+                                step.set(t.min(last));
+                            }
+                        }/>
+                </div>
+                <p class="path-caption" data-testid="path-caption"
+                    data-class=move || o.path[step.get().min(last)].predicted.to_string()>{caption}</p>
+                <canvas node_ref=bars_canvas class="bars path-bars" role="img" aria-label="class probabilities at this step"></canvas>
+            </div>
+        </div>
+    }
+}
+
+/// Runs the whole analysis of `chosen`: the classifier's verdict, the tangent space at x, one
+/// batched PGD (plain, on, off, random), and the four views. Yields between the phases.
+async fn attack(
+    lab: LabStore,
+    chosen: Chosen,
+    config: AttackConfig,
+    search_radius: f32,
+    phase: RwSignal<Option<&'static str>>,
+) -> Result<Outcome, String> {
+    let started = now_ms();
+    let (classifier, autoencoder, device, width, height) = lab
+        .with_value(|l| {
+            let l = l.as_ref()?;
+            Some((
+                l.classifier.clone()?,
+                l.autoencoder.clone()?,
+                l.device.clone(),
+                l.dataset.width,
+                l.dataset.height,
+            ))
+        })
+        .ok_or("the classifier or the autoencoder is missing")?;
+    let x = chosen.pixels;
+    let n = x.len();
+    if n != width * height {
+        return Err(format!(
+            "the image has {n} pixels, the models expect {}",
+            width * height
+        ));
+    }
+    let clean = classify(&classifier, &x, n, &device).await?.remove(0);
+    let attacked = clean.predicted;
+    if config.target == Some(attacked) {
+        return Err(format!(
+            "the classifier already reads this digit as {attacked}; choose another target."
+        ));
+    }
+    let misread = chosen.label.filter(|&l| l != attacked).map(|l| {
+        format!(
+            "The classifier already misreads this {l} as a {attacked}, so the attack moves it away from {attacked}."
+        )
+    });
+
+    phase.set(Some("Computing the tangent space at the digit…"));
+    yield_now().await;
+    let t0 = now_ms();
+    let basis = tangent_basis(&autoencoder, &x, &device).await?;
+    let basis_ms = now_ms() - t0;
+    let random = random_subspace(n, basis.rank, &mut Rng::new(config.seed));
+
+    phase.set(Some("Running PGD…"));
+    yield_now().await;
+    let on = Restriction {
+        basis: &basis,
+        subspace: Subspace::On,
+    };
+    let off = Restriction {
+        basis: &basis,
+        subspace: Subspace::Off,
+    };
+    let control = Restriction {
+        basis: &random,
+        subspace: Subspace::On,
+    };
+    let job = |restriction| AttackJob {
+        image: &x,
+        label: attacked,
+        restriction,
+    };
+    // The restricted row searches for the boundary with L2 steps (the sign of a projected
+    // gradient would leave the subspace) up to the search radius. When the plain attack has
+    // the same settings, all four attacks share one batch.
+    let search = AttackConfig {
+        norm: Norm::L2,
+        eps: search_radius,
+        step_size: match config.norm {
+            Norm::L2 => config.step_size,
+            Norm::Linf => RESTRICTED_L2_STEP,
+        },
+        ..config.clone()
+    };
+    let row = [job(None), job(Some(on)), job(Some(off)), job(Some(control))];
+    let t0 = now_ms();
+    let row_results = pgd_batch(&classifier, &row, &search, false, &device).await?;
+    let (plain, batches) = if search == config {
+        (row_results[0].clone(), 1)
+    } else {
+        yield_now().await;
+        let plain = pgd_batch(&classifier, &[job(None)], &config, false, &device).await?;
+        (plain.into_iter().next().ok_or("no result")?, 2)
+    };
+    let pgd_ms = now_ms() - t0;
+
+    phase.set(Some("Splitting d along and across the manifold…"));
+    yield_now().await;
+    let four = four_views(&classifier, &basis, &x, &plain.perturbation, &device).await?;
+    let random_fraction = on_manifold_fraction(&random, &plain.perturbation);
+
+    let titles = [
+        ("view-original", "Original", "x"),
+        ("view-adversarial", "Adversarial", "x + d"),
+        ("view-on-manifold", "On-manifold part", "x + Proj(d)"),
+        (
+            "view-off-manifold",
+            "Off-manifold part",
+            "x + (d − Proj(d))",
+        ),
+    ];
+    let mut views = Vec::new();
+    for (i, ((testid, title, formula), image)) in titles.iter().zip(&four.images).enumerate() {
+        let p = &four.predictions[i];
+        let d: Vec<f32> = image.iter().zip(&x).map(|(a, b)| a - b).collect();
+        views.push(Card {
+            testid,
+            title,
+            formula,
+            image: image.clone(),
+            perturbation: (i > 0).then(|| d.clone()),
+            scale: 0.0,
+            probabilities: p.probabilities.clone(),
+            predicted: p.predicted,
+            confidence: p.confidence,
+            l2: l2_norm(&d),
+            linf: linf(&d),
+            notes: Vec::new(),
+            changed: p.predicted != attacked,
+            flipped: None,
+        });
+    }
+    // One scale for d and its two parts, so that they compare directly.
+    let view_scale = views
+        .iter()
+        .filter_map(|c| c.perturbation.as_ref())
+        .map(|d| linf(d))
+        .fold(1e-6, f32::max);
+    for card in &mut views {
+        card.scale = view_scale;
+    }
+
+    let restrictions = [None, Some(on), Some(off), Some(control)];
+    let names = [
+        ("view-restricted-plain", "Plain", "unrestricted"),
+        ("view-restricted-on", "On", "along the manifold"),
+        ("view-restricted-off", "Off", "across the manifold"),
+        ("view-restricted-random", "Random", "random subspace"),
+    ];
+    let restricted: Vec<Card> = row_results
+        .iter()
+        .zip(restrictions)
+        .zip(names)
+        .map(|((result, restriction), (testid, title, formula))| {
+            first_flip_card(
+                result,
+                restriction,
+                &x,
+                attacked,
+                &search,
+                testid,
+                title,
+                formula,
+            )
+        })
+        .collect();
+    let restricted_note = if batches == 1 {
+        format!(
+            "They ran in one batch with the attack above (L2, eps {}, step {}, {} steps).",
+            search.eps, search.step_size, search.steps
+        )
+    } else {
+        format!(
+            "They are L2 attacks, since the sign step of an L∞ attack would leave the subspace, searching up to L2 {}              with steps of {} ({} steps). Plain is the same search without a restriction.",
+            search.eps, search.step_size, search.steps
+        )
+    };
+    Ok(Outcome {
+        id: 0,
+        width,
+        height,
+        attacked,
+        target: config.target,
+        misread,
+        views,
+        restricted,
+        restricted_note,
+        fraction: four.on_manifold_fraction,
+        random_fraction,
+        k: basis.k,
+        rank: basis.rank,
+        n,
+        flipped_at: plain.flipped_at,
+        path: plain.path,
+        x,
+        timing: Timing {
+            basis_ms,
+            pgd_ms,
+            total_ms: now_ms() - started,
+            batches,
+            steps: config.steps,
+        },
+    })
+}
+
+/// A card for an attack stopped at its first class change (or at its end, if it never
+/// changed): the norm reached there approximates the distance to the boundary.
+#[allow(clippy::too_many_arguments)]
+fn first_flip_card(
+    result: &AttackResult,
+    restriction: Option<Restriction<'_>>,
+    x: &[f32],
+    attacked: u8,
+    config: &AttackConfig,
+    testid: &'static str,
+    title: &'static str,
+    formula: &'static str,
+) -> Card {
+    let at = result.flipped_at.unwrap_or(result.path.len() - 1);
+    let step = &result.path[at];
+    let d = &step.perturbation;
+    let l2 = l2_norm(d);
+    let mut notes = vec![match result.flipped_at {
+        Some(t) => format!("flips at L2 {l2:.3} (step {t})"),
+        None => format!(
+            "did not flip within eps {} ({} steps)",
+            config.eps, config.steps
+        ),
+    }];
+    if let Some(r) = restriction {
+        notes.push(format!(
+            "{:.0}% of it outside its subspace",
+            100.0 * r.outside_fraction(d)
+        ));
+    }
+    Card {
+        testid,
+        title,
+        formula,
+        image: x.iter().zip(d).map(|(a, b)| a + b).collect(),
+        perturbation: Some(d.clone()),
+        scale: linf(d).max(1e-6),
+        probabilities: step.probabilities.clone(),
+        predicted: step.predicted,
+        confidence: step.probabilities[usize::from(step.predicted)],
+        l2,
+        linf: linf(d),
+        notes,
+        changed: step.predicted != attacked,
+        flipped: Some(result.flipped_at.is_some()),
+    }
+}
+
+fn linf(v: &[f32]) -> f32 {
+    v.iter().fold(0.0, |m, e| e.abs().max(m))
+}
