@@ -195,7 +195,7 @@ test('four views: attack a digit, project its perturbation, restricted attacks, 
     await byTestId(page, 'attack-steps').fill('40');
     await runAttack(page);
     assert.ok((await num(page, 'view-adversarial', 'data-linf')) <= 0.2 + 1e-4);
-    assert.match(await byTestId(page, 'attack-results').innerText(), /They are L2 attacks/);
+    assert.match(await byTestId(page, 'attack-results').innerText(), /They use the L2 norm/);
 
     // A targeted attack ends in its target.
     await byTestId(page, 'attack-norm').selectOption('l2');
@@ -209,12 +209,70 @@ test('four views: attack a digit, project its perturbation, restricted attacks, 
     assert.match(await byTestId(page, 'attack-status').innerText(), /in one batch/);
     report.targeted_one_batch_ms = Number(await byTestId(page, 'attack-results').getAttribute('data-timing-total'));
 
+    // An uploaded picture of the original digit, dark on white paper and ten times as large,
+    // is read back as the same digit.
+    const dataUrl = await page.evaluate(() => {
+      const src = document.querySelector('[data-testid="view-original"] canvas.big');
+      const pixels = src.getContext('2d').getImageData(0, 0, src.width, src.height);
+      for (let i = 0; i < pixels.data.length; i += 4) {
+        for (let c = 0; c < 3; c++) pixels.data[i + c] = 255 - pixels.data[i + c];
+      }
+      const small = document.createElement('canvas');
+      small.width = src.width;
+      small.height = src.height;
+      small.getContext('2d').putImageData(pixels, 0, 0);
+      const big = document.createElement('canvas');
+      big.width = 10 * src.width;
+      big.height = 10 * src.height;
+      const ctx = big.getContext('2d');
+      ctx.imageSmoothingEnabled = false;
+      ctx.drawImage(small, 0, 0, big.width, big.height);
+      return big.toDataURL('image/png');
+    });
+    const png = Buffer.from(dataUrl.split(',')[1], 'base64');
+    await byTestId(page, 'attack-target').selectOption('');
+    await byTestId(page, 'upload-image').setInputFiles({ name: 'digit.png', mimeType: 'image/png', buffer: png });
+    await page.waitForFunction(() => /uploaded digit\.png/.test(document.querySelector('[data-testid="chosen-caption"]').textContent));
+    await runAttack(page);
+    assert.equal(await attr(page, 'view-original', 'data-class'), original);
+    // A file that is not an image, or not a readable one, gets a clear notice.
+    await byTestId(page, 'upload-image').setInputFiles({ name: 'notes.txt', mimeType: 'text/plain', buffer: Buffer.from('a seven') });
+    await notice(page, 'notes.txt: this is not an image');
+    await byTestId(page, 'upload-image').setInputFiles({ name: 'broken.png', mimeType: 'image/png', buffer: Buffer.from('not a png') });
+    await notice(page, 'broken.png: the picture could not be decoded');
+
+    // A digit drawn with the mouse becomes the image to attack.
+    const pad = await byTestId(page, 'draw-pad').boundingBox();
+    const at = (fx, fy) => [pad.x + fx * pad.width, pad.y + fy * pad.height];
+    await page.mouse.move(...at(0.25, 0.22));
+    await page.mouse.down();
+    for (const [fx, fy] of [[0.5, 0.22], [0.75, 0.22], [0.6, 0.5], [0.45, 0.8]]) {
+      await page.mouse.move(...at(fx, fy), { steps: 8 });
+    }
+    await page.mouse.up();
+    assert.equal(await byTestId(page, 'chosen-caption').innerText(), 'your drawing');
+    const drawn = await page.evaluate(() => {
+      const c = document.querySelector('[data-testid="chosen-image"]');
+      const data = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+      let ink = 0;
+      for (let i = 0; i < data.length; i += 4) ink += data[i] > 128 ? 1 : 0;
+      return { width: c.width, ink };
+    });
+    assert.equal(drawn.width, 28);
+    assert.ok(drawn.ink > 20 && drawn.ink < 250, `drawn digit has ${drawn.ink} bright pixels`);
+    await runAttack(page);
+    report.drawn_digit_class = await attr(page, 'view-original', 'data-class');
+    await page.locator('.attack-setup').screenshot({ path: join(SHOTS, 'views-draw.png') });
+    assert.deepEqual(page.errors, []);
+
     // A phone-width screen does not scroll sideways.
     await page.setViewportSize({ width: 390, height: 844 });
     await page.waitForTimeout(300);
     const [scroll, client] = await page.evaluate(() => [document.documentElement.scrollWidth, document.documentElement.clientWidth]);
     assert.ok(scroll <= client, `page is ${scroll}px wide in a ${client}px viewport`);
-    await byTestId(page, 'attack-results').screenshot({ path: join(SHOTS, 'views-narrow.png') });
+    await page.locator('.attack-setup').screenshot({ path: join(SHOTS, 'views-narrow-setup.png') });
+    await page.locator('.views').first().screenshot({ path: join(SHOTS, 'views-narrow-four.png') });
+    await page.locator('.path').screenshot({ path: join(SHOTS, 'views-narrow-path.png') });
     assert.deepEqual(page.errors, []);
   } finally {
     await context.close();

@@ -10,6 +10,7 @@ pub mod dataset;
 pub mod manifold;
 pub mod mnist;
 pub mod model;
+pub mod preprocess;
 pub mod rng;
 pub mod train;
 

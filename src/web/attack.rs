@@ -7,6 +7,7 @@
 //! results.
 
 use super::browser::{now_ms, sleep, yield_now};
+use super::draw::{DrawPad, UploadPicture};
 use super::lab::{LabStore, LoadState, Notices, notify};
 use super::plot::{diverging_gradient_css, diverging_heatmap, probability_bars, unit_image};
 use super::train::NumberField;
@@ -202,6 +203,22 @@ pub fn AttackPanel(
             chosen.set(picked);
         }
     });
+    let drawn = Callback::new(move |pixels: Vec<f32>| {
+        selected.set(None);
+        chosen.set(Some(Chosen {
+            pixels,
+            label: None,
+            source: "your drawing".into(),
+        }));
+    });
+    let uploaded = Callback::new(move |(pixels, name): (Vec<f32>, String)| {
+        selected.set(None);
+        chosen.set(Some(Chosen {
+            pixels,
+            label: None,
+            source: format!("uploaded {name}"),
+        }));
+    });
     let random_digit = move |_| {
         let count = lab.with_value(|l| l.as_ref().map_or(0, |l| l.dataset.test.len()));
         if count > 0 {
@@ -295,6 +312,11 @@ pub fn AttackPanel(
                         })}
                     </p>
                     <button data-testid="random-digit" on:click=random_digit disabled=move || !ready()>"Random test digit"</button>
+                </div>
+                <div class="picker">
+                    <DrawPad on_digit=drawn/>
+                    <p class="caption">"Draw a digit above (it is centred and scaled like MNIST), or:"</p>
+                    <UploadPicture on_digit=uploaded notices/>
                 </div>
                 <div class="controls attack-controls">
                     <label>"Norm"
@@ -540,11 +562,12 @@ fn PathScrubber(
         let t = step.get().min(last);
         let at = &o.path[t];
         let flip = match o.flipped_at {
-            Some(f) if t >= f => format!(" · flipped at step {f}"),
+            Some(f) if t >= f => format!(" · flipped at step\u{a0}{f}"),
             _ => String::new(),
         };
+        // No-break spaces keep each figure with its name when the line wraps.
         format!(
-            "step {t} of {last}: class {} ({:.1}%) · L2 {:.3} · loss {:.3}{flip}",
+            "step\u{a0}{t} of\u{a0}{last}: class\u{a0}{}\u{a0}({:.1}%) · L2\u{a0}{:.3} · loss\u{a0}{:.3}{flip}",
             at.predicted,
             100.0 * at.probabilities[usize::from(at.predicted)],
             l2_norm(&at.perturbation),
@@ -743,16 +766,19 @@ async fn attack(
             )
         })
         .collect();
-    let restricted_note = if batches == 1 {
-        format!(
-            "They ran in one batch with the attack above (L2, eps {}, step {}, {} steps).",
-            search.eps, search.step_size, search.steps
-        )
-    } else {
-        format!(
-            "They are L2 attacks, since the sign step of an L∞ attack would leave the subspace, searching up to L2 {}              with steps of {} ({} steps). Plain is the same search without a restriction.",
-            search.eps, search.step_size, search.steps
-        )
+    let search_text = format!(
+        "searching up to L2 {} with steps of {} ({} steps)",
+        search.eps, search.step_size, search.steps
+    );
+    let restricted_note = match (config.norm, batches) {
+        (Norm::L2, 1) => format!("They ran in one batch with the attack above, {search_text}."),
+        (Norm::L2, _) => format!(
+            "They ran in one batch, {search_text}; Plain is the same search without a restriction."
+        ),
+        (Norm::Linf, _) => format!(
+            "They use the L2 norm, since the sign step of an L∞ attack would leave the subspace, {search_text}; \
+             Plain is the same search without a restriction."
+        ),
     };
     Ok(Outcome {
         id: 0,

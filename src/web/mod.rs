@@ -5,6 +5,7 @@ mod attack;
 mod backend;
 mod browser;
 mod data;
+mod draw;
 mod gallery;
 mod lab;
 mod manifold;
