@@ -69,13 +69,15 @@ test('four views: attack a digit, project its perturbation, restricted attacks, 
     await byTestId(page, 'attack-run').click();
     await notice(page, 'train a classifier first');
 
-    // Train both models briefly, at the same time.
+    // Train both models briefly; with only the classifier the attack asks for the autoencoder.
     await byTestId(page, 'epochs').fill('1');
     await byTestId(page, 'train-start').click();
+    await page.waitForSelector('[data-testid="train-state"][data-state="finished"]', { timeout: 600_000 });
+    await byTestId(page, 'attack-run').click();
+    await notice(page, 'train the autoencoder first');
     await byTestId(page, 'ae-epochs').fill('2');
     const aeStart = await page.evaluate(() => performance.now());
     await byTestId(page, 'ae-train-start').click();
-    await page.waitForSelector('[data-testid="train-state"][data-state="finished"]', { timeout: 600_000 });
     await page.waitForSelector('[data-testid="ae-state"][data-state="finished"]', { timeout: 600_000 });
     report.ae_test_mse_after_2_epochs = Number(await attr(page, 'ae-test-mse', 'data-value'));
     assert.ok(report.ae_test_mse_after_2_epochs < 0.04, `autoencoder test MSE ${report.ae_test_mse_after_2_epochs}`);
@@ -240,6 +242,10 @@ test('four views: attack a digit, project its perturbation, restricted attacks, 
     await notice(page, 'notes.txt: this is not an image');
     await byTestId(page, 'upload-image').setInputFiles({ name: 'broken.png', mimeType: 'image/png', buffer: Buffer.from('not a png') });
     await notice(page, 'broken.png: the picture could not be decoded');
+
+    // Random test digit picks one from the test split.
+    await byTestId(page, 'random-digit').click();
+    assert.match(await byTestId(page, 'chosen-caption').innerText(), /^test digit #\d+, a \d$/);
 
     // A digit drawn with the mouse becomes the image to attack.
     const pad = await byTestId(page, 'draw-pad').boundingBox();

@@ -826,7 +826,7 @@ fn first_flip_card(
     let d = &step.perturbation;
     let l2 = l2_norm(d);
     let mut notes = vec![match result.flipped_at {
-        Some(t) => format!("flips at L2 {l2:.3} (step {t})"),
+        Some(t) => format!("flips at L2\u{a0}{l2:.3} (step\u{a0}{t})"),
         None => format!(
             "did not flip within eps {} ({} steps)",
             config.eps, config.steps
