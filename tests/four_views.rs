@@ -7,7 +7,8 @@
 
 use burn::prelude::*;
 use dimple::ml::attack::{
-    AttackConfig, AttackJob, Norm, Restriction, Subspace, classify, four_views, pgd, pgd_batch,
+    AttackConfig, AttackJob, Norm, PgdRun, Restriction, Subspace, classify, four_views, pgd,
+    pgd_batch,
 };
 use dimple::ml::autoencoder::{
     Autoencoder, AutoencoderConfig, AutoencoderKind, AutoencoderTrainer, reconstruction_error,
@@ -461,6 +462,81 @@ fn restricted_attacks_move_only_in_their_subspace_until_clipped() {
     assert!(
         pollster::block_on(pgd(&model, &x, label, &linf, restriction, false, &device)).is_err()
     );
+}
+
+#[test]
+fn chunked_pgd_equals_one_uninterrupted_run() {
+    let model = classifier();
+    let device = Device::flex();
+    let (x, label) = test_image(5);
+    let basis = random_subspace(N, 16, &mut Rng::new(4));
+    let jobs: Vec<AttackJob> = [None, Some(Subspace::On), Some(Subspace::Off)]
+        .into_iter()
+        .map(|s| AttackJob {
+            image: &x,
+            label,
+            restriction: s.map(|subspace| Restriction {
+                basis: &basis,
+                subspace,
+            }),
+        })
+        .collect();
+    let l2 = AttackConfig {
+        eps: 2.0,
+        step_size: 0.1,
+        steps: 40,
+        random_start: true,
+        seed: 7,
+        ..AttackConfig::default()
+    };
+    let linf = AttackConfig {
+        norm: Norm::Linf,
+        eps: 0.2,
+        step_size: 0.01,
+        ..l2.clone()
+    };
+    let chunked = |jobs: &[AttackJob], config: &AttackConfig, chunk: usize| {
+        let mut run = PgdRun::new(&model, jobs, config, false, &device).unwrap();
+        let mut chunks = 0;
+        while !run.is_done() {
+            pollster::block_on(run.advance(chunk)).unwrap();
+            chunks += 1;
+            assert_eq!(run.steps_taken(), (chunks * chunk).min(config.steps));
+        }
+        assert_eq!(chunks, config.steps.div_ceil(chunk));
+        pollster::block_on(run.finish()).unwrap()
+    };
+    for (jobs, config) in [(&jobs[..], &l2), (&jobs[..1], &linf)] {
+        let whole = pollster::block_on(pgd_batch(&model, jobs, config, false, &device)).unwrap();
+        assert_eq!(whole[0].path.len(), config.steps + 1);
+        // Bit-identical: every recorded iterate, probability and loss, not just close.
+        // (assert!, not assert_eq!: a failure would print megabytes of paths.)
+        for chunk in [7, 1] {
+            assert!(
+                chunked(jobs, config, chunk) == whole,
+                "{:?}: chunks of {chunk} differ from one run",
+                config.norm
+            );
+        }
+        // An advance past the end stops there; finish takes whatever is left.
+        let mut run = PgdRun::new(&model, jobs, config, false, &device).unwrap();
+        pollster::block_on(run.advance(13)).unwrap();
+        assert!(pollster::block_on(run.finish()).unwrap() == whole);
+        // The comparison can fail: another seed, or one step fewer, gives another attack.
+        let reseeded = AttackConfig {
+            seed: 8,
+            ..config.clone()
+        };
+        assert!(chunked(jobs, &reseeded, 7) != whole);
+        let shorter = AttackConfig {
+            steps: config.steps - 1,
+            ..config.clone()
+        };
+        assert!(chunked(jobs, &shorter, 7) != whole);
+    }
+    // An empty batch is done at once and finishes with no results.
+    let empty = PgdRun::new(&model, &[], &l2, false, &device).unwrap();
+    assert!(pollster::block_on(empty.finish()).unwrap().is_empty());
 }
 
 #[test]

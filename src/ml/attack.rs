@@ -206,7 +206,8 @@ pub async fn pgd(
 /// All `config.steps` steps are taken; with `stop_at_first_flip` each result ends at its
 /// first flipped iterate (PGD's iterates do not depend on later ones, so this equals stopping
 /// there). Restricted attacks need the L2 norm: the sign of a projected gradient (an L∞ step)
-/// is no longer in the subspace. The recorded path holds (steps + 1) × jobs images.
+/// is no longer in the subspace. The recorded path holds (steps + 1) × jobs images. To run
+/// the steps in chunks (and let a page breathe in between), use [`PgdRun`].
 pub async fn pgd_batch(
     classifier: &Classifier,
     jobs: &[AttackJob<'_>],
@@ -214,90 +215,211 @@ pub async fn pgd_batch(
     stop_at_first_flip: bool,
     device: &Device,
 ) -> Result<Vec<AttackResult>, String> {
-    config.validate()?;
-    let Some(first) = jobs.first() else {
-        return Ok(Vec::new());
-    };
-    let (b, n) = (jobs.len(), first.image.len());
-    for job in jobs {
-        if job.image.len() != n {
-            return Err("every image of a batch needs the same number of pixels".into());
+    PgdRun::new(classifier, jobs, config, stop_at_first_flip, device)?
+        .finish()
+        .await
+}
+
+/// A [`pgd_batch`] attack that can stop after any step and continue later: [`advance`]
+/// takes some of its steps, [`finish`] takes the rest and reads the results back. However
+/// the steps are split, the results are bit-identical to one uninterrupted run. Between
+/// chunks the perturbations and the recorded iterates stay on the device.
+///
+/// [`advance`]: PgdRun::advance
+/// [`finish`]: PgdRun::finish
+pub struct PgdRun<'a> {
+    jobs: Vec<AttackJob<'a>>,
+    config: AttackConfig,
+    stop_at_first_flip: bool,
+    /// Steps taken so far.
+    taken: usize,
+    /// `None` for an empty batch.
+    state: Option<PgdState>,
+}
+
+/// The device side of a [`PgdRun`].
+struct PgdState {
+    model: Classifier,
+    /// The clean images, `[batch, n]`.
+    x: Tensor<2>,
+    /// The current perturbations, `[batch, n]`.
+    d: Tensor<2>,
+    subspace: Option<DeviceSubspace>,
+    /// Each row's attacked class, `[batch, 1]`, on the autodiff device.
+    index: Tensor<2, Int>,
+    /// 1 ascends the attacked class's loss, -1 descends it towards a target.
+    direction: f32,
+    classes: usize,
+    attacked: Vec<u8>,
+    /// The perturbation and the logits before each step taken.
+    iterates: Vec<Tensor<2>>,
+    logits: Vec<Tensor<2>>,
+}
+
+impl<'a> PgdRun<'a> {
+    /// Checks the arguments (as [`pgd_batch`] does) and places the attack's start on the
+    /// device; no step is taken yet.
+    pub fn new(
+        classifier: &Classifier,
+        jobs: &[AttackJob<'a>],
+        config: &AttackConfig,
+        stop_at_first_flip: bool,
+        device: &Device,
+    ) -> Result<Self, String> {
+        config.validate()?;
+        let mut run = Self {
+            jobs: jobs.to_vec(),
+            config: config.clone(),
+            stop_at_first_flip,
+            taken: 0,
+            state: None,
+        };
+        let Some(first) = jobs.first() else {
+            return Ok(run);
+        };
+        let (b, n) = (jobs.len(), first.image.len());
+        for job in jobs {
+            if job.image.len() != n {
+                return Err("every image of a batch needs the same number of pixels".into());
+            }
+            if let Some(r) = job.restriction {
+                if r.basis.n != n {
+                    return Err(format!(
+                        "the subspace lives in {} dimensions, the image has {n} pixels",
+                        r.basis.n
+                    ));
+                }
+                if config.norm != Norm::L2 {
+                    return Err("restricted attacks use the L2 norm".into());
+                }
+            }
         }
-        if let Some(r) = job.restriction {
-            if r.basis.n != n {
+        let device = &device.clone().without_autodiff();
+        let model = classifier.valid();
+        let x = Tensor::<2>::from_data(
+            TensorData::new(flatten(jobs.iter().map(|j| j.image)), [b, n]),
+            device,
+        );
+        let classes = model.forward(x.clone().narrow(0, 0, 1)).dims()[1];
+        for class in jobs.iter().map(|j| j.label).chain(config.target) {
+            if usize::from(class) >= classes {
                 return Err(format!(
-                    "the subspace lives in {} dimensions, the image has {n} pixels",
-                    r.basis.n
+                    "class {class} does not exist (the classifier has {classes})"
                 ));
             }
-            if config.norm != Norm::L2 {
-                return Err("restricted attacks use the L2 norm".into());
+        }
+        let attacked: Vec<u8> = jobs
+            .iter()
+            .map(|j| config.target.unwrap_or(j.label))
+            .collect();
+        let d =
+            Tensor::<2>::from_data(TensorData::new(random_starts(jobs, config), [b, n]), device);
+        let index: Vec<i64> = attacked.iter().map(|&c| i64::from(c)).collect();
+        let index =
+            Tensor::<2, Int>::from_data(TensorData::new(index, [b, 1]), &device.clone().autodiff());
+        run.state = Some(PgdState {
+            model,
+            x,
+            d,
+            subspace: DeviceSubspace::new(jobs, device),
+            index,
+            direction: if config.target.is_some() { -1.0 } else { 1.0 },
+            classes,
+            attacked,
+            iterates: Vec::with_capacity(config.steps + 1),
+            logits: Vec::with_capacity(config.steps + 1),
+        });
+        Ok(run)
+    }
+
+    /// Steps taken so far.
+    pub fn steps_taken(&self) -> usize {
+        self.taken
+    }
+
+    /// Steps the attack takes in all (`config.steps`).
+    pub fn steps(&self) -> usize {
+        self.config.steps
+    }
+
+    /// Whether every step has been taken.
+    pub fn is_done(&self) -> bool {
+        self.taken >= self.config.steps
+    }
+
+    /// Takes up to `steps` more steps (fewer if the attack ends first). Nothing is read
+    /// back: on a GPU the work is only queued.
+    pub async fn advance(&mut self, steps: usize) -> Result<(), String> {
+        let steps = steps.min(self.config.steps - self.taken);
+        if let Some(state) = &mut self.state {
+            for _ in 0..steps {
+                state.step(&self.config);
             }
         }
+        self.taken += steps;
+        Ok(())
     }
-    let device = &device.clone().without_autodiff();
-    let model = classifier.valid();
-    let x = Tensor::<2>::from_data(
-        TensorData::new(flatten(jobs.iter().map(|j| j.image)), [b, n]),
-        device,
-    );
-    let classes = model.forward(x.clone().narrow(0, 0, 1)).dims()[1];
-    for class in jobs.iter().map(|j| j.label).chain(config.target) {
-        if usize::from(class) >= classes {
-            return Err(format!(
-                "class {class} does not exist (the classifier has {classes})"
-            ));
-        }
+
+    /// Takes the remaining steps and reads every job's result back.
+    pub async fn finish(mut self) -> Result<Vec<AttackResult>, String> {
+        self.advance(self.config.steps).await?;
+        let Some(state) = self.state else {
+            return Ok(Vec::new());
+        };
+        let PgdState {
+            model,
+            x,
+            d,
+            classes,
+            attacked,
+            mut iterates,
+            mut logits,
+            ..
+        } = state;
+        let [b, n] = d.dims();
+        logits.push(model.forward(x + d.clone()));
+        iterates.push(d);
+        let steps = iterates.len();
+        let iterates = read_f32(Tensor::stack::<3>(iterates, 0)).await?;
+        let logits = read_f32(Tensor::stack::<3>(logits, 0)).await?;
+        Ok(self
+            .jobs
+            .iter()
+            .enumerate()
+            .map(|(row, job)| {
+                let path: Vec<AttackStep> = (0..steps)
+                    .map(|t| {
+                        let at = (t * b + row) * n;
+                        let scores = &logits[(t * b + row) * classes..(t * b + row + 1) * classes];
+                        record(&iterates[at..at + n], scores, attacked[row])
+                    })
+                    .collect();
+                finish(path, job, &self.config, self.stop_at_first_flip)
+            })
+            .collect())
     }
-    let attacked: Vec<u8> = jobs
-        .iter()
-        .map(|j| config.target.unwrap_or(j.label))
-        .collect();
+}
 
-    let start = random_starts(jobs, config);
-    let mut d = Tensor::<2>::from_data(TensorData::new(start, [b, n]), device);
-    let subspace = DeviceSubspace::new(jobs, device);
-    let autodiff = device.clone().autodiff();
-    let index: Vec<i64> = attacked.iter().map(|&c| i64::from(c)).collect();
-    let index = Tensor::<2, Int>::from_data(TensorData::new(index, [b, 1]), &autodiff);
-    // Ascend the attacked class's loss, or descend it towards a target.
-    let direction = if config.target.is_some() { -1.0 } else { 1.0 };
-
-    let (mut iterates, mut logits) = (Vec::new(), Vec::new());
-    for _ in 0..config.steps {
-        let input = (x.clone() + d.clone()).autodiff().require_grad();
-        let out = model.forward(input.clone());
-        logits.push(out.clone().without_autodiff());
-        iterates.push(d.clone());
+impl PgdState {
+    /// One PGD step, recording the iterate it starts from.
+    fn step(&mut self, config: &AttackConfig) {
+        let input = (self.x.clone() + self.d.clone()).autodiff().require_grad();
+        let out = self.model.forward(input.clone());
+        self.logits.push(out.clone().without_autodiff());
+        self.iterates.push(self.d.clone());
         // Sum of per-image losses: row i of the gradient is image i's own.
-        let loss = log_softmax(out, 1).gather(1, index.clone()).sum().neg();
+        let loss = log_softmax(out, 1)
+            .gather(1, self.index.clone())
+            .sum()
+            .neg();
         let grad = input
             .grad(&loss.backward())
             .expect("the attacked input is a leaf that requires a gradient")
-            .mul_scalar(direction);
-        let step = step_direction(grad, subspace.as_ref(), config.norm, config.step_size);
-        d = clip_to_box(&x, project_to_ball(d + step, config.norm, config.eps));
+            .mul_scalar(self.direction);
+        let step = step_direction(grad, self.subspace.as_ref(), config.norm, config.step_size);
+        let d = project_to_ball(self.d.clone() + step, config.norm, config.eps);
+        self.d = clip_to_box(&self.x, d);
     }
-    logits.push(model.forward(x + d.clone()));
-    iterates.push(d);
-
-    let steps = iterates.len();
-    let iterates = read_f32(Tensor::stack::<3>(iterates, 0)).await?;
-    let logits = read_f32(Tensor::stack::<3>(logits, 0)).await?;
-    Ok(jobs
-        .iter()
-        .enumerate()
-        .map(|(row, job)| {
-            let path: Vec<AttackStep> = (0..steps)
-                .map(|t| {
-                    let at = (t * b + row) * n;
-                    let scores = &logits[(t * b + row) * classes..(t * b + row + 1) * classes];
-                    record(&iterates[at..at + n], scores, attacked[row])
-                })
-                .collect();
-            finish(path, job, config, stop_at_first_flip)
-        })
-        .collect())
 }
 
 /// The rows' images concatenated.
