@@ -3,8 +3,8 @@
 //! restricted attacks (on, off and a random subspace) and the PGD path step by step.
 //!
 //! Every number comes from `ml::attack` and `ml::manifold`; this file only gathers the
-//! inputs, runs them in a local task with a yield between the phases, and lays out the
-//! results.
+//! inputs, runs them in a local task with a yield between the phases (and between chunks of
+//! PGD steps, so that no task blocks the page for long), and lays out the results.
 
 use super::browser::{now_ms, sleep, yield_now};
 use super::draw::{DrawPad, UploadPicture};
@@ -12,8 +12,8 @@ use super::lab::{LabStore, LoadState, Notices, notify};
 use super::plot::{diverging_gradient_css, diverging_heatmap, probability_bars, unit_image};
 use super::train::NumberField;
 use crate::ml::attack::{
-    AttackConfig, AttackJob, AttackResult, AttackStep, Norm, Restriction, Subspace, classify,
-    four_views, pgd_batch,
+    AttackConfig, AttackJob, AttackResult, AttackStep, Norm, PgdRun, Restriction, Subspace,
+    classify, four_views,
 };
 use crate::ml::manifold::{l2_norm, on_manifold_fraction, random_subspace, tangent_basis};
 use crate::ml::rng::Rng;
@@ -25,6 +25,10 @@ use std::sync::Arc;
 /// The L2 step of the restricted row when the plain attack uses L∞ (the sign of a projected
 /// gradient leaves the subspace, so restricted steps are always L2).
 const RESTRICTED_L2_STEP: f32 = 0.05;
+
+/// How long one chunk of PGD steps may keep the main thread, in milliseconds: the page yields
+/// to the browser between chunks, so it keeps painting and answering input.
+const PGD_CHUNK_MS: f64 = 50.0;
 
 /// An image to attack, pixels in [0, 1].
 #[derive(Clone, Debug, PartialEq)]
@@ -65,9 +69,10 @@ struct Card {
 #[derive(Clone, Debug, PartialEq)]
 struct Timing {
     basis_ms: f64,
+    /// Time spent computing PGD, without the pauses between its chunks.
     pgd_ms: f64,
     total_ms: f64,
-    /// `pgd_batch` calls: one for L2, two for L∞ (the restricted row is L2).
+    /// PGD batches: one for L2, two for L∞ (the restricted row is L2).
     batches: usize,
     steps: usize,
 }
@@ -176,7 +181,7 @@ pub fn AttackPanel(
     };
     let chosen = RwSignal::new(None::<Chosen>);
     let outcome = RwSignal::new(None::<Arc<Outcome>>);
-    let phase = RwSignal::new(None::<&'static str>);
+    let phase = RwSignal::new(None::<String>);
     let step = RwSignal::new(0usize);
     let resized = RwSignal::new(0u32);
     let _ = window_event_listener(leptos::ev::resize, move |_| resized.update(|n| *n += 1));
@@ -259,7 +264,7 @@ pub fn AttackPanel(
                 "Cannot attack yet: pick a digit first (click one in the gallery, or Random test digit).",
             );
         };
-        phase.set(Some("Classifying the digit…"));
+        phase.set(Some("Classifying the digit…".into()));
         spawn_local(async move {
             match attack(lab, image, config, search, phase).await {
                 Ok(mut result) => {
@@ -351,7 +356,7 @@ pub fn AttackPanel(
                 </div>
             </div>
             <p class="status" data-testid="attack-status" data-busy=move || busy().to_string() aria-live="polite">
-                {move || phase.get().map(str::to_string).unwrap_or_else(|| match outcome.get() {
+                {move || phase.get().unwrap_or_else(|| match outcome.get() {
                     Some(o) => timing_text(&o.timing),
                     None => "Pick a digit, then run the attack.".into(),
                 })}
@@ -610,7 +615,7 @@ async fn attack(
     chosen: Chosen,
     config: AttackConfig,
     search_radius: f32,
-    phase: RwSignal<Option<&'static str>>,
+    phase: RwSignal<Option<String>>,
 ) -> Result<Outcome, String> {
     let started = now_ms();
     let (classifier, autoencoder, device, width, height) = lab
@@ -646,14 +651,14 @@ async fn attack(
         )
     });
 
-    phase.set(Some("Computing the tangent space at the digit…"));
+    phase.set(Some("Computing the tangent space at the digit…".into()));
     yield_now().await;
     let t0 = now_ms();
     let basis = tangent_basis(&autoencoder, &x, &device).await?;
     let basis_ms = now_ms() - t0;
     let random = random_subspace(n, basis.rank, &mut Rng::new(config.seed));
 
-    phase.set(Some("Running PGD…"));
+    phase.set(Some("Running PGD…".into()));
     yield_now().await;
     let on = Restriction {
         basis: &basis,
@@ -685,18 +690,24 @@ async fn attack(
         ..config.clone()
     };
     let row = [job(None), job(Some(on)), job(Some(off)), job(Some(control))];
-    let t0 = now_ms();
-    let row_results = pgd_batch(&classifier, &row, &search, false, &device).await?;
-    let (plain, batches) = if search == config {
-        (row_results[0].clone(), 1)
+    let batches = if search == config { 1 } else { 2 };
+    let mut pacer = Pacer::new(search.steps + (batches - 1) * config.steps, phase);
+    let run = PgdRun::new(&classifier, &row, &search, false, &device)?;
+    let row_results = pacer.run(run).await?;
+    let plain = if batches == 1 {
+        row_results[0].clone()
     } else {
-        yield_now().await;
-        let plain = pgd_batch(&classifier, &[job(None)], &config, false, &device).await?;
-        (plain.into_iter().next().ok_or("no result")?, 2)
+        let run = PgdRun::new(&classifier, &[job(None)], &config, false, &device)?;
+        pacer
+            .run(run)
+            .await?
+            .into_iter()
+            .next()
+            .ok_or("no result")?
     };
-    let pgd_ms = now_ms() - t0;
+    let pgd_ms = pacer.busy_ms;
 
-    phase.set(Some("Splitting d along and across the manifold…"));
+    phase.set(Some("Splitting d along and across the manifold…".into()));
     yield_now().await;
     let four = four_views(&classifier, &basis, &x, &plain.perturbation, &device).await?;
     let random_fraction = on_manifold_fraction(&random, &plain.perturbation);
@@ -806,6 +817,64 @@ async fn attack(
             steps: config.steps,
         },
     })
+}
+
+/// Runs PGD attacks in chunks of steps sized to take about [`PGD_CHUNK_MS`] each, yielding
+/// to the browser between chunks and showing the progress as "step i of n" in `phase`.
+struct Pacer {
+    phase: RwSignal<Option<String>>,
+    /// Steps of all the attacks together, and those taken so far.
+    total: usize,
+    done: usize,
+    /// Measured milliseconds per step in the last chunk, and its steps; `None` until a chunk
+    /// has run.
+    last: Option<(f64, usize)>,
+    /// Time spent computing, without the pauses.
+    busy_ms: f64,
+}
+
+impl Pacer {
+    fn new(total: usize, phase: RwSignal<Option<String>>) -> Self {
+        Self {
+            phase,
+            total,
+            done: 0,
+            last: None,
+            busy_ms: 0.0,
+        }
+    }
+
+    /// Steps of the next chunk: one until a step has been timed (a CNN step on the CPU can
+    /// take milliseconds, and the first one also warms up), then as many as fit the budget,
+    /// growing at most fourfold per chunk so that one fast measurement cannot overshoot.
+    fn chunk(&self) -> usize {
+        match self.last {
+            None => 1,
+            // Float to integer casts saturate; the quotient is positive.
+            Some((ms, steps)) => ((PGD_CHUNK_MS / ms.max(1e-3)) as usize).clamp(1, 4 * steps),
+        }
+    }
+
+    async fn run(&mut self, mut run: PgdRun<'_>) -> Result<Vec<AttackResult>, String> {
+        while !run.is_done() {
+            let steps = self.chunk().min(run.steps() - run.steps_taken());
+            let t0 = now_ms();
+            run.advance(steps).await?;
+            let ms = now_ms() - t0;
+            self.busy_ms += ms;
+            self.last = Some((ms / steps as f64, steps));
+            self.done += steps;
+            self.phase.set(Some(format!(
+                "Running PGD: step {} of {}…",
+                self.done, self.total
+            )));
+            yield_now().await;
+        }
+        let t0 = now_ms();
+        let results = run.finish().await;
+        self.busy_ms += now_ms() - t0;
+        results
+    }
 }
 
 /// A card for an attack stopped at its first class change (or at its end, if it never
