@@ -94,6 +94,39 @@ try {
     const q = await browserTrain(page, { model, epochs: 10 }).catch((e) => ({ error: String(e) }));
     rows.push([`Quality bar, ${model.toUpperCase()} 10 epochs (default settings), headless Chromium, CPU backend`, q.error ?? `${q.accuracy}% test accuracy, ${q.seconds.toFixed(1)} s wall time (${Math.round(q.examplesPerSecond)} examples/s in steps)`]);
   }
+  log('browser attack');
+  try {
+    page = await openPage(context, server.url + '?backend=cpu');
+    await waitReady(page);
+    await byTestId(page, 'epochs').fill('1');
+    await byTestId(page, 'train-start').click();
+    await byTestId(page, 'ae-epochs').fill('2');
+    await byTestId(page, 'ae-train-start').click();
+    await page.waitForSelector('[data-testid="train-state"][data-state="finished"]', { timeout: 600_000 });
+    await page.waitForSelector('[data-testid="ae-state"][data-state="finished"]', { timeout: 600_000 });
+    await byTestId(page, 'gallery-pick').first().click();
+    const timings = [];
+    for (let i = 0; i < 3; i++) {
+      const before = await page.evaluate(() => document.querySelector('[data-testid="attack-results"]')?.dataset.run ?? null);
+      await byTestId(page, 'attack-run').click();
+      await page.waitForFunction(
+        (prev) => {
+          const r = document.querySelector('[data-testid="attack-results"]');
+          return r && r.dataset.run !== prev && document.querySelector('[data-testid="attack-status"]').dataset.busy === 'false';
+        },
+        before,
+        { timeout: 120_000 },
+      );
+      const r = byTestId(page, 'attack-results');
+      timings.push([r.getAttribute('data-timing-basis'), r.getAttribute('data-timing-pgd'), r.getAttribute('data-timing-total')]);
+      timings[i] = (await Promise.all(timings[i])).map(Number);
+    }
+    const mid = (k) => timings.map((t) => t[k]).sort((a, b) => a - b)[1];
+    const steps = await byTestId(page, 'attack-steps').inputValue();
+    rows.push([`Attack view, headless Chromium, CPU backend: tangent basis (k = 16, conv autoencoder) + PGD (${steps} steps plain, and the restricted batch) for one image`, `${mid(0)} ms + ${mid(1)} ms, ${mid(2)} ms in all (median of 3)`]);
+  } catch (e) {
+    rows.push(['Attack view, headless Chromium, CPU backend', `not measured: ${e}`]);
+  }
   await context.close();
 
   log('browser WebGPU');

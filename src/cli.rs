@@ -101,17 +101,45 @@ fn parse_train(args: &[String]) -> Result<(PathBuf, TrainConfig), Box<dyn std::e
     Ok((data, config))
 }
 
+/// A dataset file decoded and uploaded to burn's CPU backend.
+struct Workbench {
+    dataset: Dataset,
+    device: Device,
+    train: DeviceSplit,
+    test: DeviceSplit,
+    shape: ImageShape,
+}
+
+impl Workbench {
+    fn load(path: &Path) -> Result<Self, Box<dyn std::error::Error>> {
+        let bytes = std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
+        let dataset = Dataset::decode(&bytes)?;
+        let device = Device::flex();
+        let train = DeviceSplit::upload(&dataset, &dataset.train, &device);
+        let test = DeviceSplit::upload(&dataset, &dataset.test, &device);
+        let shape = ImageShape::of(&dataset);
+        Ok(Self {
+            dataset,
+            device,
+            train,
+            test,
+            shape,
+        })
+    }
+
+    fn bundle() -> Result<Self, Box<dyn std::error::Error>> {
+        Self::load(&Path::new("static/data").join(mnist::BUNDLE_FILE))
+    }
+}
+
 fn train(data: &Path, config: TrainConfig) -> CliResult {
-    let bytes = std::fs::read(data).map_err(|e| format!("{}: {e}", data.display()))?;
-    let dataset = Dataset::decode(&bytes)?;
-    let device = Device::flex();
-    let train = DeviceSplit::upload(&dataset, &dataset.train, &device);
-    let test = DeviceSplit::upload(&dataset, &dataset.test, &device);
-    let shape = ImageShape {
-        height: dataset.height,
-        width: dataset.width,
-        classes: dataset.classes(),
-    };
+    let Workbench {
+        dataset,
+        device,
+        train,
+        test,
+        shape,
+    } = Workbench::load(data)?;
     println!(
         "{} on {} ({} train, {} test), batch {}, lr {}, seed {}",
         config.model.label(),
@@ -156,17 +184,13 @@ fn train(data: &Path, config: TrainConfig) -> CliResult {
 
 /// The reference training workload, timed natively on burn's CPU backend.
 fn bench_train(runs: usize) -> CliResult {
-    let path = Path::new("static/data").join(mnist::BUNDLE_FILE);
-    let bytes = std::fs::read(&path).map_err(|e| format!("{}: {e}", path.display()))?;
-    let dataset = Dataset::decode(&bytes)?;
-    let device = Device::flex();
-    let train = DeviceSplit::upload(&dataset, &dataset.train, &device);
-    let test = DeviceSplit::upload(&dataset, &dataset.test, &device);
-    let shape = ImageShape {
-        height: dataset.height,
-        width: dataset.width,
-        classes: dataset.classes(),
-    };
+    let Workbench {
+        device,
+        train,
+        test,
+        shape,
+        ..
+    } = Workbench::bundle()?;
     let mut speeds = Vec::new();
     let mut accuracy = 0.0;
     for run in 0..runs.max(1) {
@@ -213,16 +237,13 @@ fn bench_train(runs: usize) -> CliResult {
 
 /// Time of the tangent basis and of a 40-step PGD per image, natively.
 fn bench_attack(images: usize) -> CliResult {
-    let path = Path::new("static/data").join(mnist::BUNDLE_FILE);
-    let bytes = std::fs::read(&path).map_err(|e| format!("{}: {e}", path.display()))?;
-    let dataset = Dataset::decode(&bytes)?;
-    let device = Device::flex();
-    let train = DeviceSplit::upload(&dataset, &dataset.train, &device);
-    let shape = ImageShape {
-        height: dataset.height,
-        width: dataset.width,
-        classes: dataset.classes(),
-    };
+    let Workbench {
+        dataset,
+        device,
+        train,
+        shape,
+        ..
+    } = Workbench::bundle()?;
 
     let mut trainer = Trainer::new(TrainConfig::default(), shape, &train, &device);
     while !trainer.is_done() {

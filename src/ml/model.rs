@@ -7,6 +7,7 @@
 //! burn modules: built on any `Device` (Flex on the CPU, wgpu in the browser), trained on its
 //! autodiff twin.
 
+use super::dataset::Dataset;
 use burn::nn::conv::{Conv2d, Conv2dConfig};
 use burn::nn::pool::{MaxPool2d, MaxPool2dConfig};
 use burn::nn::{Linear, LinearConfig, PaddingConfig2d};
@@ -84,6 +85,15 @@ impl ImageShape {
         width: 28,
         classes: 10,
     };
+
+    /// The shape of `dataset`'s images and its number of classes.
+    pub fn of(dataset: &Dataset) -> Self {
+        Self {
+            height: dataset.height,
+            width: dataset.width,
+            classes: dataset.classes(),
+        }
+    }
 
     /// Pixels per image (the input dimension n).
     pub fn pixels(&self) -> usize {

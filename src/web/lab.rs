@@ -25,11 +25,7 @@ pub struct Lab {
 impl Lab {
     /// Uploads `dataset` to `device`.
     pub fn new(device: Device, dataset: Dataset) -> Self {
-        let shape = ImageShape {
-            height: dataset.height,
-            width: dataset.width,
-            classes: dataset.classes(),
-        };
+        let shape = ImageShape::of(&dataset);
         let train = DeviceSplit::upload(&dataset, &dataset.train, &device);
         let test = DeviceSplit::upload(&dataset, &dataset.test, &device);
         Self {
