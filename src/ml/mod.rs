@@ -12,6 +12,8 @@ pub mod mnist;
 pub mod model;
 pub mod preprocess;
 pub mod rng;
+pub mod slice;
+pub mod toy;
 pub mod train;
 
 use burn::prelude::Tensor;
