@@ -1,18 +1,11 @@
 //! The gallery: test digits the classifier never trained on, each with its predicted class
 //! and confidence (a wrong prediction is marked). Clicking one picks it for the attack.
 
-use super::lab::{LabStore, LoadState};
+use super::lab::{LabStore, LoadState, TestDigit, first_test_digits};
 use super::plot::grey_image;
 use super::train::{GALLERY_SIZE, GalleryPredictions};
 use leptos::html::Canvas;
 use leptos::prelude::*;
-
-/// One gallery digit: its pixels and its true class.
-#[derive(Clone, Debug, PartialEq)]
-struct Digit {
-    pixels: Vec<u8>,
-    label: u8,
-}
 
 #[component]
 pub fn Gallery(
@@ -21,25 +14,7 @@ pub fn Gallery(
     predictions: GalleryPredictions,
     selected: RwSignal<Option<usize>>,
 ) -> impl IntoView {
-    let digits = Memo::new(move |_| {
-        if load.get() != LoadState::Ready {
-            return (Vec::new(), 0, 0);
-        }
-        lab.with_value(|l| {
-            let Some(l) = l else {
-                return (Vec::new(), 0, 0);
-            };
-            let d = &l.dataset;
-            let count = GALLERY_SIZE.min(d.test.len());
-            let digits = (0..count)
-                .map(|i| Digit {
-                    pixels: d.image(&d.test, i).to_vec(),
-                    label: d.test.labels[i],
-                })
-                .collect::<Vec<_>>();
-            (digits, d.width, d.height)
-        })
-    });
+    let digits = first_test_digits(lab, load, GALLERY_SIZE);
     view! {
         <section class="panel" aria-labelledby="gallery-title">
             <h2 id="gallery-title">"Test digits"</h2>
@@ -59,7 +34,7 @@ pub fn Gallery(
 #[component]
 fn GalleryDigit(
     index: usize,
-    digit: Digit,
+    digit: TestDigit,
     width: usize,
     height: usize,
     predictions: GalleryPredictions,

@@ -79,3 +79,37 @@ pub fn notify(notices: Notices, error: bool, text: impl Into<String>) {
     leptos::logging::log!("notice: {text}");
     notices.update(|n| n.push(Notice { error, text }));
 }
+
+/// One test image: its pixels and its true class.
+#[derive(Clone, Debug, PartialEq)]
+pub struct TestDigit {
+    pub pixels: Vec<u8>,
+    pub label: u8,
+}
+
+/// The first `count` test images with their width and height, once the data is loaded
+/// (empty before); recomputed when the dataset changes.
+pub fn first_test_digits(
+    lab: LabStore,
+    load: RwSignal<LoadState>,
+    count: usize,
+) -> Memo<(Vec<TestDigit>, usize, usize)> {
+    Memo::new(move |_| {
+        if load.get() != LoadState::Ready {
+            return (Vec::new(), 0, 0);
+        }
+        lab.with_value(|l| {
+            let Some(l) = l else {
+                return (Vec::new(), 0, 0);
+            };
+            let d = &l.dataset;
+            let digits = (0..count.min(d.test.len()))
+                .map(|i| TestDigit {
+                    pixels: d.image(&d.test, i).to_vec(),
+                    label: d.test.labels[i],
+                })
+                .collect();
+            (digits, d.width, d.height)
+        })
+    })
+}

@@ -4,7 +4,7 @@
 //! model goes into the [`Lab`](super::lab::Lab) for the attack panel's tangent spaces.
 
 use super::browser::{now_ms, yield_now};
-use super::lab::{LabStore, LoadState, Notices, notify};
+use super::lab::{LabStore, LoadState, Notices, first_test_digits, notify};
 use super::plot::{ChartFrame, PALETTE, Series, grey_image, line_chart, unit_image};
 use super::train::{NumberField, RunState};
 use crate::ml::autoencoder::{
@@ -118,22 +118,8 @@ pub fn AutoencoderPanel(
     let ready = move || load.get() == LoadState::Ready;
     let pct = move || run.progress.with(AeProgress::percent);
 
-    // The strip's clean digits, as bytes, once the data is loaded.
-    let strip = Memo::new(move |_| {
-        if load.get() != LoadState::Ready {
-            return (Vec::new(), 0, 0);
-        }
-        lab.with_value(|l| {
-            let Some(l) = l else {
-                return (Vec::new(), 0, 0);
-            };
-            let d = &l.dataset;
-            let digits = (0..STRIP.min(d.test.len()))
-                .map(|i| d.image(&d.test, i).to_vec())
-                .collect::<Vec<_>>();
-            (digits, d.width, d.height)
-        })
-    });
+    // The strip's clean digits, once the data is loaded.
+    let strip = first_test_digits(lab, load, STRIP);
 
     let loss_canvas = NodeRef::<Canvas>::new();
     let resized = RwSignal::new(0u32);
@@ -231,8 +217,8 @@ pub fn AutoencoderPanel(
                     <p class="strip-label">"test digit"<br/>"rebuilt"</p>
                     {move || {
                         let (digits, width, height) = strip.get();
-                        digits.into_iter().enumerate().map(|(i, pixels)| view! {
-                            <StripPair index=i pixels width height reconstructions=run.reconstructions/>
+                        digits.into_iter().enumerate().map(|(i, digit)| view! {
+                            <StripPair index=i pixels=digit.pixels width height reconstructions=run.reconstructions/>
                         }).collect_view()
                     }}
                 </div>
