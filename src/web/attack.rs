@@ -8,9 +8,9 @@
 
 use super::browser::{now_ms, sleep, yield_now};
 use super::draw::{DrawPad, UploadPicture};
+use super::fields::NumberField;
 use super::lab::{LabStore, LoadState, Notices, notify};
 use super::plot::{diverging_gradient_css, diverging_heatmap, probability_bars, unit_image};
-use super::train::NumberField;
 use crate::ml::attack::{
     AttackConfig, AttackJob, AttackResult, AttackStep, Norm, PgdRun, Restriction, Subspace,
     classify, four_views,

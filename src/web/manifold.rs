@@ -4,9 +4,10 @@
 //! model goes into the [`Lab`](super::lab::Lab) for the attack panel's tangent spaces.
 
 use super::browser::{now_ms, yield_now};
+use super::fields::{ChoiceField, NumberField, ProgressBar};
 use super::lab::{LabStore, LoadState, Notices, first_test_digits, notify};
 use super::plot::{ChartFrame, PALETTE, Series, grey_image, line_chart, unit_image};
-use super::train::{NumberField, RunState};
+use super::train::RunState;
 use crate::ml::autoencoder::{
     Autoencoder, AutoencoderConfig, AutoencoderKind, AutoencoderTrainer, reconstruction_error,
 };
@@ -174,14 +175,8 @@ pub fn AutoencoderPanel(
                 "manifold where real digits live. The better the rebuilt digits below look, the better the model."
             </p>
             <div class="controls">
-                <label>"Architecture"
-                    <select data-testid="ae-kind" aria-label="Autoencoder architecture"
-                        prop:value=move || kind.get()
-                        on:change=move |ev| kind.set(event_target_value(&ev))
-                        disabled=active>
-                        {AutoencoderKind::ALL.into_iter().map(|k| view! { <option value=k.id()>{k.label()}</option> }).collect_view()}
-                    </select>
-                </label>
+                <ChoiceField label="Architecture" testid="ae-kind" value=kind disabled=Signal::derive(active)
+                    options=AutoencoderKind::ALL.into_iter().map(|k| (k.id(), k.label())).collect()/>
                 <NumberField label="Latent dimension k" testid="latent-k" value=latent min="2" max="64" step="1" disabled=Signal::derive(active)/>
                 <NumberField label="Epochs" testid="ae-epochs" value=epochs min="1" max="200" step="1" disabled=Signal::derive(active)/>
                 <div class="buttons">
@@ -189,10 +184,7 @@ pub fn AutoencoderPanel(
                     <button data-testid="ae-train-cancel" on:click=cancel disabled=move || !active()>"Cancel"</button>
                 </div>
             </div>
-            <div class="progress" role="progressbar" data-testid="ae-progress" aria-label="Autoencoder training progress"
-                aria-valuemin="0" aria-valuemax="100" aria-valuenow=move || pct().to_string()>
-                <div style:width=move || format!("{}%", pct())></div>
-            </div>
+            <ProgressBar testid="ae-progress" label="Autoencoder training progress" percent=Signal::derive(pct)/>
             <div class="status" aria-live="polite">
                 <span data-testid="ae-state" data-state=move || format!("{:?}", run.state.get()).to_lowercase()>{status_text}</span>
                 {move || {

@@ -6,6 +6,7 @@ mod backend;
 mod browser;
 mod data;
 mod draw;
+mod fields;
 mod gallery;
 mod lab;
 mod manifold;

@@ -3,6 +3,7 @@
 //! reads its metrics back asynchronously and yields to the browser before the next.
 
 use super::browser::{now_ms, yield_now};
+use super::fields::{ChoiceField, NumberField, ProgressBar};
 use super::lab::{LabStore, LoadState, Notices, notify};
 use super::plot::{ChartFrame, PALETTE, Series, line_chart};
 use crate::ml::batch::DeviceSplit;
@@ -223,26 +224,14 @@ pub fn TrainPanel(
                 "the digits below show what it predicts for images it has never seen."
             </p>
             <div class="controls">
-                <label>"Model"
-                    <select data-testid="model-select" aria-label="Model"
-                        prop:value=move || model.get()
-                        on:change=move |ev| model.set(event_target_value(&ev))
-                        disabled=active>
-                        {ClassifierKind::ALL.into_iter().map(|k| view! { <option value=k.id()>{k.label()}</option> }).collect_view()}
-                    </select>
-                </label>
+                <ChoiceField label="Model" testid="model-select" value=model disabled=Signal::derive(active)
+                    options=ClassifierKind::ALL.into_iter().map(|k| (k.id(), k.label())).collect()/>
                 <NumberField label="Epochs" testid="epochs" value=epochs min="1" max="200" step="1" disabled=Signal::derive(active)/>
                 <NumberField label="Batch size" testid="batch-size" value=batch min="1" max="4096" step="1" disabled=Signal::derive(active)/>
                 <NumberField label="Learning rate" testid="learning-rate" value=rate min="0.000001" max="1" step="any" disabled=Signal::derive(active)/>
                 <NumberField label="Seed" testid="seed" value=seed min="0" max="4294967295" step="1" disabled=Signal::derive(active)/>
-                <label>"Learning-rate schedule"
-                    <select data-testid="lr-schedule" aria-label="Learning-rate schedule"
-                        prop:value=move || schedule.get()
-                        on:change=move |ev| schedule.set(event_target_value(&ev))
-                        disabled=active>
-                        {LrSchedule::ALL.into_iter().map(|k| view! { <option value=k.id()>{k.id()}</option> }).collect_view()}
-                    </select>
-                </label>
+                <ChoiceField label="Learning-rate schedule" testid="lr-schedule" value=schedule disabled=Signal::derive(active)
+                    options=LrSchedule::ALL.into_iter().map(|k| (k.id(), k.id())).collect()/>
                 <NumberField label="Random shift (px)" testid="augment-shift" value=shift min="0" max="4" step="1" disabled=Signal::derive(active)/>
                 <NumberField label="Weight averaging" testid="ema-decay" value=ema min="0" max="0.9999" step="any" disabled=Signal::derive(active)/>
                 <div class="buttons">
@@ -253,10 +242,7 @@ pub fn TrainPanel(
                     <button data-testid="train-cancel" on:click=cancel disabled=move || !active()>"Cancel"</button>
                 </div>
             </div>
-            <div class="progress" role="progressbar" data-testid="train-progress" aria-label="Training progress"
-                aria-valuemin="0" aria-valuemax="100" aria-valuenow=move || pct().to_string()>
-                <div style:width=move || format!("{}%", pct())></div>
-            </div>
+            <ProgressBar testid="train-progress" label="Training progress" percent=Signal::derive(pct)/>
             <div class="status" aria-live="polite">
                 <span data-testid="train-state" data-state=move || format!("{:?}", run.state.get()).to_lowercase()>{status_text}</span>
                 {move || {
@@ -284,26 +270,6 @@ pub fn TrainPanel(
                 <canvas node_ref=accuracy_canvas data-testid="accuracy-chart" role="img" aria-label="Training and test accuracy by epoch"></canvas>
             </div>
         </section>
-    }
-}
-
-#[component]
-pub fn NumberField(
-    label: &'static str,
-    testid: &'static str,
-    value: RwSignal<String>,
-    min: &'static str,
-    max: &'static str,
-    step: &'static str,
-    disabled: Signal<bool>,
-) -> impl IntoView {
-    view! {
-        <label>{label}
-            <input type="number" inputmode="decimal" data-testid=testid aria-label=label min=min max=max step=step
-                prop:value=move || value.get()
-                on:input=move |ev| value.set(event_target_value(&ev))
-                disabled=move || disabled.get()/>
-        </label>
     }
 }
 
