@@ -11,6 +11,8 @@ mod gallery;
 mod lab;
 mod manifold;
 mod plot;
+mod slice;
+mod toy;
 mod train;
 
 use crate::ml::mnist;
@@ -98,6 +100,8 @@ fn App() -> impl IntoView {
             <Gallery lab load predictions=gallery selected/>
             <AutoencoderPanel lab load notices/>
             <AttackPanel lab load notices selected/>
+            <slice::SlicePanel/>
+            <toy::ToyPanel/>
         </main>
     }
 }
