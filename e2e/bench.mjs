@@ -66,6 +66,22 @@ async function browserWindowSpeed(page, warmupMs, windowMs) {
   return ((s1 - s0) * 128) / ((t1 - t0) / 1000);
 }
 
+// Time per toy epoch (one Adam step on the world, the phase numbers and the recorded view).
+async function toyEpochMs(page, preset, epochs) {
+  await byTestId(page, 'toy-world').selectOption(preset);
+  await byTestId(page, 'toy-epochs').fill(String(epochs));
+  await byTestId(page, 'toy-train-start').click();
+  await page.waitForSelector('[data-testid="toy-state"][data-state="finished"]', { timeout: 600_000 });
+  return Number(await byTestId(page, 'toy-state').getAttribute('data-epoch-ms'));
+}
+
+async function toyRows(page, backend) {
+  for (const [preset, what, epochs] of [['paper', "the paper's 5 points, 81 x 81 view", 100], ['sheet', 'a 16-point sheet in 3-D, 26^3 volume', 40]]) {
+    const ms = await toyEpochMs(page, preset, epochs).catch((e) => `not measured: ${e}`);
+    rows.push([`Toy world epoch (${what}; 3 x 64 ReLU, Adam step + phase numbers + view), headless Chromium, ${backend}`, typeof ms === 'number' ? `${ms.toFixed(2)} ms per epoch (mean of ${epochs})` : ms]);
+  }
+}
+
 const server = await serve(join(process.cwd(), 'dist'));
 try {
   log('native reference workload');
@@ -127,6 +143,10 @@ try {
   } catch (e) {
     rows.push(['Attack view, headless Chromium, CPU backend', `not measured: ${e}`]);
   }
+  log('browser toy worlds, CPU');
+  page = await openPage(context, server.url + '?backend=cpu');
+  await waitReady(page);
+  await toyRows(page, 'CPU backend');
   await context.close();
 
   log('browser WebGPU');
@@ -137,6 +157,9 @@ try {
   if (/WebGPU/.test(label)) {
     const speed = await browserWindowSpeed(page, 30_000, 30_000);
     rows.push([`Training, MLP batch 128, headless Chromium, ${label.replace('Backend: ', '')}`, `${Math.round(speed)} examples/s (steps counted over 30 s after a 30 s warm-up; SwiftShader is a CPU emulation of a GPU, so this is no measure of real WebGPU speed)`]);
+    page = await openPage(context, server.url);
+    await waitReady(page, 180_000);
+    await toyRows(page, label.replace('Backend: ', ''));
   } else {
     rows.push(['Training, headless Chromium, WebGPU', `not measured: ${label}`]);
   }

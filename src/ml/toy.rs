@@ -70,6 +70,27 @@ impl ToyPreset {
             _ => 2,
         }
     }
+
+    /// The manifold as a polyline of `samples` points, for drawing: the curve in the plane
+    /// (2-D presets; lines and the sine over `x`, the circle whole), or the surface's trace
+    /// (x, z) on every vertical section y = const (3-D presets, over `x`).
+    pub fn curve(self, x: (f32, f32), samples: usize) -> Vec<[f32; 2]> {
+        let tau = std::f32::consts::TAU;
+        (0..samples.max(2))
+            .map(|i| {
+                let u = lerp(x, i, samples.max(2));
+                match self {
+                    Self::Paper | Self::Line | Self::Plane => [u, 0.5],
+                    Self::Sine => [u, 0.5 + 0.2 * (tau * u).sin()],
+                    Self::Sheet => [u, 0.4 + 0.2 * (std::f32::consts::PI * u).sin()],
+                    Self::Circle => {
+                        let angle = tau * i as f32 / (samples.max(2) - 1) as f32;
+                        [0.5 + 0.35 * angle.cos(), 0.5 + 0.35 * angle.sin()]
+                    }
+                }
+            })
+            .collect()
+    }
 }
 
 /// How the points of a 3-D surface are labelled (the 2-D curves always alternate).
@@ -267,6 +288,9 @@ pub struct ToyModelConfig {
     pub batch_size: usize,
     /// Seeds the initial weights and the mini-batch order.
     pub seed: u64,
+    /// Factor on the first layer's initial weights and biases (1: the usual ±1/√fan_in).
+    /// Larger values give the network finer features in the input space from the start.
+    pub input_scale: f32,
 }
 
 impl Default for ToyModelConfig {
@@ -278,6 +302,7 @@ impl Default for ToyModelConfig {
             learning_rate: 1e-2,
             batch_size: 0,
             seed: 1,
+            input_scale: 1.0,
         }
     }
 }
@@ -298,13 +323,19 @@ impl ToyMlp {
         let mut rng = Rng::new(config.seed ^ 0x70_79_6d_6c);
         let mut fan_in = dim;
         let mut hidden = Vec::new();
-        for _ in 0..config.depth {
-            hidden.push(seeded_linear(fan_in, config.width, &mut rng, device));
+        for layer in 0..config.depth {
+            let scale = if layer == 0 { config.input_scale } else { 1.0 };
+            hidden.push(seeded_linear(fan_in, config.width, scale, &mut rng, device));
             fan_in = config.width;
         }
+        let scale = if config.depth == 0 {
+            config.input_scale
+        } else {
+            1.0
+        };
         Self {
             hidden,
-            output: seeded_linear(fan_in, 2, &mut rng, device),
+            output: seeded_linear(fan_in, 2, scale, &mut rng, device),
             activation: config.activation,
         }
     }
@@ -353,8 +384,14 @@ impl ToyMlp {
     }
 }
 
-fn seeded_linear(fan_in: usize, fan_out: usize, rng: &mut Rng, device: &Device) -> Linear {
-    let k = 1.0 / (fan_in as f32).sqrt();
+fn seeded_linear(
+    fan_in: usize,
+    fan_out: usize,
+    scale: f32,
+    rng: &mut Rng,
+    device: &Device,
+) -> Linear {
+    let k = scale / (fan_in as f32).sqrt();
     let w: Vec<f32> = (0..fan_in * fan_out)
         .map(|_| (2.0 * rng.unit_f32() - 1.0) * k)
         .collect();
@@ -691,15 +728,214 @@ pub async fn measure_phase(
     grid: Option<&Grid>,
     device: &Device,
 ) -> Result<PhaseMetrics, String> {
+    Ok(phase_and_grid(model, world, grid, device).await?.0)
+}
+
+/// [`measure_phase`], also returning the margin over `grid` it measured the contour on (2-D
+/// worlds with a grid only), so a page can draw the same boundary it measured.
+pub async fn phase_and_grid(
+    model: &ToyMlp,
+    world: &ToyWorld,
+    grid: Option<&Grid>,
+    device: &Device,
+) -> Result<(PhaseMetrics, Option<Vec<f32>>), String> {
     let (margin, gradient) = margin_gradients(model, world, device).await?;
-    let contour = match grid {
-        Some(grid) if world.dim == 2 => Some(zero_contour(
-            grid,
-            &margin_grid(model, grid, None, device).await?,
-        )),
+    let values = match grid {
+        Some(grid) if world.dim == 2 => Some(margin_grid(model, grid, None, device).await?),
         _ => None,
     };
-    Ok(phase_metrics(world, &margin, &gradient, contour.as_deref()))
+    let contour = values.as_ref().zip(grid).map(|(v, g)| zero_contour(g, v));
+    Ok((
+        phase_metrics(world, &margin, &gradient, contour.as_deref()),
+        values,
+    ))
+}
+
+/// A box of R^3 sampled at `resolution³` vertices: vertex (i, j, k) is at
+/// (x0 + i Δx, y0 + j Δy, z0 + k Δz), stored at index (k · r + j) · r + i.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Volume {
+    pub x: (f32, f32),
+    pub y: (f32, f32),
+    pub z: (f32, f32),
+    pub resolution: usize,
+}
+
+impl Volume {
+    /// The vertices as points (x, y, z), in index order.
+    pub fn points(&self) -> Vec<f32> {
+        let r = self.resolution;
+        let mut out = Vec::with_capacity(r * r * r * 3);
+        for k in 0..r {
+            for j in 0..r {
+                for i in 0..r {
+                    out.extend([self.at(0, i), self.at(1, j), self.at(2, k)]);
+                }
+            }
+        }
+        out
+    }
+
+    /// Coordinate `axis` (0 = x, 1 = y, 2 = z) of the vertices with index `i` on that axis.
+    pub fn at(&self, axis: usize, i: usize) -> f32 {
+        let range = [self.x, self.y, self.z][axis];
+        lerp(range, i, self.resolution)
+    }
+}
+
+impl ToyWorld {
+    /// The cube over the points' bounding box widened by `pad` on every side, sampled at
+    /// `resolution³` vertices: where a 3-D world's boundary surface is extracted.
+    pub fn volume(&self, pad: f32, resolution: usize) -> Volume {
+        let mut lo = [f32::INFINITY; 3];
+        let mut hi = [f32::NEG_INFINITY; 3];
+        for p in self.points.chunks(self.dim) {
+            for (a, v) in p.iter().take(3).enumerate() {
+                lo[a] = lo[a].min(*v);
+                hi[a] = hi[a].max(*v);
+            }
+        }
+        let range = |a: usize| {
+            if lo[a].is_finite() {
+                (lo[a] - pad, hi[a] + pad)
+            } else {
+                (-pad, pad)
+            }
+        };
+        Volume {
+            x: range(0),
+            y: range(1),
+            z: range(2),
+            resolution,
+        }
+    }
+}
+
+/// The margin of a 3-D model at every vertex of `volume`, read back in index order (one
+/// batched forward pass).
+pub async fn margin_volume(
+    model: &ToyMlp,
+    volume: &Volume,
+    device: &Device,
+) -> Result<Vec<f32>, String> {
+    read_f32(margins(model, &volume.points(), 3, device)).await
+}
+
+/// The margin of a 3-D model on the vertical section y = `y` over the (x, z) rectangle
+/// `grid` (its `x` is x, its `y` is z), read back in the grid's order.
+pub async fn margin_section(
+    model: &ToyMlp,
+    grid: &Grid,
+    y: f32,
+    device: &Device,
+) -> Result<Vec<f32>, String> {
+    let points: Vec<f32> = grid
+        .points(None)
+        .chunks(2)
+        .flat_map(|p| [p[0], y, p[1]])
+        .collect();
+    read_f32(margins(model, &points, 3, device)).await
+}
+
+/// A surface as quadrilaterals: `vertices` (x, y, z) and `quads` of four vertex indices in
+/// order round the quad.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Mesh {
+    pub vertices: Vec<[f32; 3]>,
+    pub quads: Vec<[u32; 4]>,
+}
+
+/// The zero level set of `values` over `volume` (in [`Volume::points`] order) by naive surface
+/// nets: every cube of eight vertices whose signs differ gets one vertex, the mean of the
+/// points where the value crosses zero along its edges (linearly interpolated); every grid
+/// edge whose ends differ in sign gets the quad joining the vertices of the four cubes round
+/// it. For an affine margin every vertex lies on the plane.
+pub fn boundary_mesh(volume: &Volume, values: &[f32]) -> Mesh {
+    let r = volume.resolution;
+    let mut mesh = Mesh::default();
+    if r < 2 || values.len() < r * r * r {
+        return mesh;
+    }
+    let index = |i: usize, j: usize, k: usize| (k * r + j) * r + i;
+    let c = r - 1;
+    let cube = |i: usize, j: usize, k: usize| (k * c + j) * c + i;
+    let mut vertex_of = vec![u32::MAX; c * c * c];
+    const CORNERS: [[usize; 3]; 8] = [
+        [0, 0, 0],
+        [1, 0, 0],
+        [0, 1, 0],
+        [1, 1, 0],
+        [0, 0, 1],
+        [1, 0, 1],
+        [0, 1, 1],
+        [1, 1, 1],
+    ];
+    for k in 0..c {
+        for j in 0..c {
+            for i in 0..c {
+                let v = CORNERS.map(|[a, b, d]| values[index(i + a, j + b, k + d)]);
+                let (mut sum, mut count) = ([0.0f32; 3], 0.0f32);
+                for (p, q) in (0..8).flat_map(|p| (p + 1..8).map(move |q| (p, q))) {
+                    let (cp, cq) = (CORNERS[p], CORNERS[q]);
+                    let adjacent = (0..3).filter(|&a| cp[a] != cq[a]).count() == 1;
+                    if !adjacent || (v[p] > 0.0) == (v[q] > 0.0) {
+                        continue;
+                    }
+                    let t = v[p] / (v[p] - v[q]);
+                    for a in 0..3 {
+                        let base = [i, j, k][a];
+                        let (from, to) = (volume.at(a, base + cp[a]), volume.at(a, base + cq[a]));
+                        sum[a] += from + t * (to - from);
+                    }
+                    count += 1.0;
+                }
+                if count > 0.0 {
+                    vertex_of[cube(i, j, k)] = mesh.vertices.len() as u32;
+                    mesh.vertices.push(sum.map(|s| s / count));
+                }
+            }
+        }
+    }
+    // Each sign-changing edge along axis a, not on the volume's border in the other two
+    // axes, is surrounded by four cubes.
+    for k in 0..r {
+        for j in 0..r {
+            for i in 0..r {
+                let here = values[index(i, j, k)] > 0.0;
+                for a in 0..3 {
+                    let (ii, jj, kk) = match a {
+                        0 => (i + 1, j, k),
+                        1 => (i, j + 1, k),
+                        _ => (i, j, k + 1),
+                    };
+                    if ii >= r || jj >= r || kk >= r || (values[index(ii, jj, kk)] > 0.0) == here {
+                        continue;
+                    }
+                    // The two other axes, and the four cubes offset by 0 or -1 along them.
+                    let (u, w) = match a {
+                        0 => (1, 2),
+                        1 => (0, 2),
+                        _ => (0, 1),
+                    };
+                    let at = [i, j, k];
+                    if at[u] == 0 || at[w] == 0 || at[u] >= r - 1 || at[w] >= r - 1 {
+                        continue;
+                    }
+                    let corner = |du: usize, dw: usize| {
+                        let mut p = at;
+                        p[u] -= du;
+                        p[w] -= dw;
+                        vertex_of[cube(p[0], p[1], p[2])]
+                    };
+                    let quad = [corner(1, 1), corner(0, 1), corner(0, 0), corner(1, 0)];
+                    if quad.iter().all(|&q| q != u32::MAX) {
+                        mesh.quads.push(quad);
+                    }
+                }
+            }
+        }
+    }
+    mesh
 }
 
 #[cfg(test)]

@@ -101,7 +101,7 @@ fn App() -> impl IntoView {
             <AutoencoderPanel lab load notices/>
             <AttackPanel lab load notices selected/>
             <slice::SlicePanel/>
-            <toy::ToyPanel/>
+            <toy::ToyPanel lab load notices/>
         </main>
     }
 }
