@@ -1,6 +1,8 @@
 //! The native command-line program: converts the data files and trains from the terminal
 //! with the same `ml` code the page runs.
 
+mod experiment;
+
 use crate::ml::attack::{AttackConfig, pgd};
 use crate::ml::autoencoder::{AutoencoderConfig, AutoencoderTrainer};
 use crate::ml::batch::DeviceSplit;
@@ -33,7 +35,21 @@ usage:
       loss back after every step. Prints one JSON object.
   dimple bench-attack [--images N]
       Trains the default classifier and autoencoder on the bundle, then times the tangent
-      basis (k = 16) and a 40-step L2 PGD on N test images (default 20). Prints JSON.";
+      basis (k = 16) and a 40-step L2 PGD on N test images (default 20). Prints JSON.
+  dimple experiment norms|dynamics|advtrain|mislabeled|detect [OPTIONS]
+      Runs one experiment of the lab on burn's CPU backend and prints its tables (README,
+      Results). norms: norm to flip per subspace (plain, on, off, random k-subspace) over
+      --n test images (100). dynamics: share of the input gradient in the tangent space and
+      on/off distances to the boundary at checkpoints of training, on --n probes (50).
+      advtrain: standard beside adversarial training (--eps 1.5), robust accuracy at
+      --eval-eps 0.5,1,1.5,2,2.5 on --n test images (500), norms on --probes images (50).
+      mislabeled: N1, targeted attacks (--eps 2.5) of --n training images (all) toward
+      (y + 1) mod C, N2 trained on them only. detect: autoencoder reconstruction error as an
+      attack detector, and classifying D(E(x + d)), on --n test images (100).
+      Options: [--data FILE] [--seed N] [--model mlp|cnn] [--epochs N] [--batch N] [--lr X]
+        [--shift PIXELS] [--ema DECAY] [--ae conv|mlp] [--k K] [--ae-epochs N] [--n N]
+        [--probes N] [--eps X] [--eval-eps LIST] [--steps N] [--step X] [--attack-batch N]
+        [--early N] [--json FILE] [--csv FILE] [--markdown FILE]";
 
 /// Runs the program with `args` (without the program name).
 pub fn run(args: Vec<String>) -> ExitCode {
@@ -59,6 +75,7 @@ pub fn run(args: Vec<String>) -> ExitCode {
             Some([]) => bench_train(3),
             _ => Err(USAGE.into()),
         },
+        Some("experiment") => experiment::run(&args[1..]),
         _ => Err(USAGE.into()),
     };
     match result {

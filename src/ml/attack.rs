@@ -416,9 +416,98 @@ impl PgdState {
             .grad(&loss.backward())
             .expect("the attacked input is a leaf that requires a gradient")
             .mul_scalar(self.direction);
-        let step = step_direction(grad, self.subspace.as_ref(), config.norm, config.step_size);
-        let d = project_to_ball(self.d.clone() + step, config.norm, config.eps);
-        self.d = clip_to_box(&self.x, d);
+        self.d = pgd_update(
+            &self.x,
+            self.d.clone(),
+            grad,
+            self.subspace.as_ref(),
+            config,
+        );
+    }
+}
+
+/// One PGD update of the perturbations `d` of `x` along the ascent gradient `grad`: the step
+/// (see [`step_direction`]), then back into the eps-ball and the pixel box.
+fn pgd_update(
+    x: &Tensor<2>,
+    d: Tensor<2>,
+    grad: Tensor<2>,
+    subspace: Option<&DeviceSubspace>,
+    config: &AttackConfig,
+) -> Tensor<2> {
+    let step = step_direction(grad, subspace, config.norm, config.step_size);
+    let d = project_to_ball(d + step, config.norm, config.eps);
+    clip_to_box(x, d)
+}
+
+/// What a [`BatchPgd`] attack aims at, for each row's class.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Goal {
+    /// Leave the class (the true label): ascend its loss.
+    Untargeted,
+    /// Reach the class (a target): descend its loss.
+    Targeted,
+}
+
+/// Unrestricted PGD over a whole batch that never leaves the device: no iterate is recorded
+/// and nothing is read back, so it suits adversarial training and attacking a whole training
+/// set. Each row may have its own class to leave or reach. The attack starts at x and takes
+/// every step (it does not stop at a flip). Its steps are those of [`pgd_batch`].
+#[derive(Clone, Debug, PartialEq)]
+pub struct BatchPgd {
+    config: AttackConfig,
+}
+
+impl BatchPgd {
+    /// Checks `config`; the classes come with each batch, so `config.target` must be `None`,
+    /// and the attack starts at x, so `config.random_start` must be off.
+    pub fn new(config: AttackConfig) -> Result<Self, String> {
+        config.validate()?;
+        if config.target.is_some() {
+            return Err("a batch attack takes its targets per row, not from the config".into());
+        }
+        if config.random_start {
+            return Err("a batch attack starts at x (no random start)".into());
+        }
+        Ok(Self { config })
+    }
+
+    /// The attack's settings.
+    pub fn config(&self) -> &AttackConfig {
+        &self.config
+    }
+
+    /// The adversarial images x + d for the rows of `images` (`[batch, n]`, pixels in
+    /// [0, 1]), each attacking its class in `classes` (`[batch]`) as `goal` says.
+    pub fn perturb(
+        &self,
+        classifier: &Classifier,
+        images: Tensor<2>,
+        classes: Tensor<1, Int>,
+        goal: Goal,
+    ) -> Tensor<2> {
+        let model = classifier.valid();
+        let x = images.without_autodiff();
+        let [b, _] = x.dims();
+        let index = classes.reshape([b, 1]).autodiff();
+        let direction = match goal {
+            Goal::Untargeted => 1.0,
+            Goal::Targeted => -1.0,
+        };
+        let mut d = x.zeros_like();
+        for _ in 0..self.config.steps {
+            let input = (x.clone() + d.clone()).autodiff().require_grad();
+            let loss = log_softmax(model.forward(input.clone()), 1)
+                .gather(1, index.clone())
+                .sum()
+                .neg();
+            let grad = input
+                .grad(&loss.backward())
+                .expect("the attacked input is a leaf that requires a gradient")
+                .mul_scalar(direction);
+            d = pgd_update(&x, d, grad, None, &self.config);
+        }
+        x + d
     }
 }
 

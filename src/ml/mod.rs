@@ -7,6 +7,7 @@ pub mod attack;
 pub mod autoencoder;
 pub mod batch;
 pub mod dataset;
+pub mod experiments;
 pub mod manifold;
 pub mod mnist;
 pub mod model;

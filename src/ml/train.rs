@@ -275,12 +275,25 @@ impl Trainer {
 
     /// One Adam step on the next mini-batch. Panics if the run is over.
     pub fn step(&mut self) -> StepOutput {
+        self.step_with(|_, images, _| images)
+    }
+
+    /// One Adam step on the next mini-batch after `replace` has replaced its (augmented)
+    /// images: it receives the model as it is now (its weights, not their average, without
+    /// autodiff), the images `[batch, pixels]` and their labels, and returns the images to
+    /// train on under the same labels. Adversarial training passes a PGD attack here. Panics if
+    /// the run is over.
+    pub fn step_with(
+        &mut self,
+        replace: impl FnOnce(&Classifier, Tensor<2>, Tensor<1, Int>) -> Tensor<2>,
+    ) -> StepOutput {
         assert!(!self.is_done(), "training run is over");
         let (epoch, step) = (self.epoch, self.cursor / self.config.batch_size);
         let learning_rate = self.learning_rate();
         let end = (self.cursor + self.config.batch_size).min(self.order.len());
         let (images, labels) = self.train.gather(&self.order[self.cursor..end]);
         let images = self.augment(images);
+        let images = replace(&self.model.valid(), images, labels.clone());
         let logits = self.model.forward(images.autodiff());
         let correct = count_correct(logits.clone().detach(), labels.clone());
         let loss = cross_entropy(logits, labels);

@@ -1,0 +1,632 @@
+//! Experiment 1: the norm to flip per subspace over many test images.
+//!
+//! For each originally correct image x: the tangent space at x (the decoder Jacobian at E(x),
+//! orthonormalised) and a random subspace of the same dimension; then four L2 PGD attacks, each
+//! stopping at its first flip: plain, restricted to the tangent space (on-manifold), to its
+//! complement (off-manifold) and to the random subspace (the control). The norm at the first
+//! flip approximates the distance to the decision boundary within that subspace. The Dimpled
+//! Manifold Model predicts: off ≈ plain ≪ on, and the plain perturbation lies far more in the
+//! tangent space than a random direction would (√(k/n)).
+//!
+//! Images the classifier already gets wrong are skipped (and counted); an attack that does not
+//! flip within the radius is a failure, counted in the success rate and as "beyond the
+//! radius" in the medians that include failures, never dropped silently.
+
+use super::report::{Cell, Chart, ChartKind, Report, Table};
+use super::stats::{Histogram, Quartiles, Summary};
+use super::{AttackKind, Experiment, FlipOutcome, FlipSummary, Images, Progress, attack_suite};
+use crate::ml::attack::{AttackConfig, Norm, classify};
+use crate::ml::autoencoder::Autoencoder;
+use crate::ml::manifold::{on_manifold_fraction, random_subspace, tangent_basis};
+use crate::ml::model::Classifier;
+use crate::ml::rng::Rng;
+use burn::prelude::*;
+
+/// One row of the public reproduction's MNIST table (see `SCIENCE.md`): MLP 784-256-256-10 at
+/// 96.3% test accuracy, conv autoencoder with k = 16, untargeted L2 PGD, 20 images.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Reference {
+    pub kind: AttackKind,
+    /// Mean L2 norm to flip.
+    pub mean_l2: f64,
+    /// Median over images of the norm's ratio to the plain attack's.
+    pub median_ratio: f64,
+    /// The range it gives for that ratio, if any.
+    pub ratio_range: Option<(f64, f64)>,
+}
+
+/// The public reproduction's figures; it has no random-subspace row.
+pub const REPRODUCTION: [Reference; 3] = [
+    Reference {
+        kind: AttackKind::Plain,
+        mean_l2: 0.280,
+        median_ratio: 1.0,
+        ratio_range: None,
+    },
+    Reference {
+        kind: AttackKind::OnManifold,
+        mean_l2: 0.847,
+        median_ratio: 2.9,
+        ratio_range: Some((2.0, 6.2)),
+    },
+    Reference {
+        kind: AttackKind::OffManifold,
+        mean_l2: 0.306,
+        median_ratio: 1.10,
+        ratio_range: None,
+    },
+];
+
+/// Settings of the norms experiment.
+#[derive(Clone, Debug, PartialEq)]
+pub struct NormsConfig {
+    /// The L2 attack: `eps` is the radius searched; every attack stops at its first flip.
+    pub attack: AttackConfig,
+    /// Images attacked together in one batched PGD: one unit of work. Results depend on it
+    /// only through float rounding; keep it fixed to reproduce a run exactly.
+    pub batch: usize,
+    /// Seed of the random subspaces.
+    pub seed: u64,
+    /// Histogram bins over [0, eps].
+    pub bins: usize,
+}
+
+impl Default for NormsConfig {
+    fn default() -> Self {
+        Self {
+            attack: AttackConfig {
+                eps: 10.0,
+                step_size: 0.02,
+                steps: 500,
+                ..AttackConfig::default()
+            },
+            batch: 8,
+            seed: 1,
+            bins: 25,
+        }
+    }
+}
+
+impl NormsConfig {
+    /// Allowed batch sizes.
+    pub const BATCH: (usize, usize) = (1, 256);
+
+    /// Checks the settings; the message names the one that is wrong.
+    pub fn validate(&self) -> Result<(), String> {
+        self.attack.validate()?;
+        if self.attack.norm != Norm::L2 {
+            return Err("the norms experiment measures L2 norms: use the L2 attack".into());
+        }
+        if self.attack.target.is_some() {
+            return Err("the norms experiment attacks untargeted".into());
+        }
+        let (lo, hi) = Self::BATCH;
+        if !(lo..=hi).contains(&self.batch) {
+            return Err(format!(
+                "the batch must be between {lo} and {hi} images, not {}",
+                self.batch
+            ));
+        }
+        if self.bins == 0 {
+            return Err("a histogram needs at least one bin".into());
+        }
+        Ok(())
+    }
+}
+
+/// One attacked image.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ImageRecord {
+    /// Index in the test split.
+    pub index: usize,
+    pub label: u8,
+    /// Dimension of the tangent space found (k unless the Jacobian was rank-deficient).
+    pub rank: usize,
+    /// The attacks in [`AttackKind::ALL`] order.
+    pub attacks: [FlipOutcome; 4],
+    /// ||Proj_T(d)|| / ||d|| for the plain perturbation d and the tangent space T.
+    pub tangent_fraction: f32,
+    /// The same for the random subspace.
+    pub random_fraction: f32,
+}
+
+impl ImageRecord {
+    /// The outcome of attack `kind`.
+    pub fn attack(&self, kind: AttackKind) -> &FlipOutcome {
+        &self.attacks[kind as usize]
+    }
+}
+
+/// An image left out because the classifier got it wrong before any attack.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Skipped {
+    pub index: usize,
+    pub label: u8,
+    pub predicted: u8,
+}
+
+/// Everything the norms experiment found.
+#[derive(Clone, Debug, PartialEq)]
+pub struct NormsOutcome {
+    pub config: NormsConfig,
+    /// Pixels per image n.
+    pub pixels: usize,
+    /// The autoencoder's latent dimension k.
+    pub latent: usize,
+    /// Images considered (N).
+    pub considered: usize,
+    pub skipped: Vec<Skipped>,
+    pub records: Vec<ImageRecord>,
+}
+
+impl NormsOutcome {
+    /// The norms to flip of attack `kind`.
+    pub fn summary(&self, kind: AttackKind) -> FlipSummary {
+        FlipSummary::of(self.records.iter().map(|r| r.attack(kind)))
+    }
+
+    /// Quartiles over images of ||d_kind|| / ||d_plain||, over the images where the plain
+    /// attack flipped (the count is returned too); a failed `kind` attack counts as +∞.
+    pub fn ratio_to_plain(&self, kind: AttackKind) -> (Option<Quartiles>, usize) {
+        let ratios: Vec<f64> = self
+            .records
+            .iter()
+            .filter(|r| r.attack(AttackKind::Plain).flipped)
+            .map(|r| {
+                let (a, plain) = (r.attack(kind), r.attack(AttackKind::Plain));
+                if a.flipped {
+                    f64::from(a.l2) / f64::from(plain.l2)
+                } else {
+                    f64::INFINITY
+                }
+            })
+            .collect();
+        (Quartiles::of(&ratios), ratios.len())
+    }
+
+    /// The share of each restricted attack's perturbation outside its subspace.
+    pub fn outside(&self, kind: AttackKind) -> Option<Summary> {
+        let shares: Vec<f32> = self
+            .records
+            .iter()
+            .filter_map(|r| r.attack(kind).outside_fraction)
+            .collect();
+        Summary::of_f32(&shares)
+    }
+
+    /// ||Proj(d)|| / ||d|| of the plain perturbations, in the tangent space and in the random
+    /// subspace.
+    pub fn fractions(&self) -> (Option<Summary>, Option<Summary>) {
+        let tangent: Vec<f32> = self.records.iter().map(|r| r.tangent_fraction).collect();
+        let random: Vec<f32> = self.records.iter().map(|r| r.random_fraction).collect();
+        (Summary::of_f32(&tangent), Summary::of_f32(&random))
+    }
+
+    /// √(k / n): the share of a random direction's norm in a fixed k-dimensional subspace.
+    pub fn random_expectation(&self) -> f64 {
+        (self.latent as f64 / self.pixels as f64).sqrt()
+    }
+
+    /// The tables and charts.
+    pub fn report(&self) -> Report {
+        let attack = &self.config.attack;
+        let mut report = Report::new("norms", "Norm to flip per subspace");
+        report.setting("images", self.considered);
+        report.setting(
+            "attack",
+            format!(
+                "untargeted L2 PGD, radius {}, step {}, {} steps, each stopping at its first flip",
+                attack.eps, attack.step_size, attack.steps
+            ),
+        );
+        report.setting("k", self.latent);
+        report.setting("seed", self.config.seed);
+        report.tables.push(self.norms_table());
+        report.tables.push(self.fraction_table());
+        report.tables.push(self.count_table());
+        report.tables.push(self.image_table());
+        report.charts.push(self.norm_histograms());
+        report.charts.push(self.fraction_histograms());
+        report.notes = self.notes();
+        report
+    }
+
+    fn norms_table(&self) -> Table {
+        let mut table = Table::new(
+            "norms",
+            "L2 norm to flip (over the flipped images; 'median, failures ∞' counts every attacked image)",
+            &[
+                "attack",
+                "attacked",
+                "flipped",
+                "mean",
+                "q1",
+                "median",
+                "q3",
+                "median, failures ∞",
+                "median ratio to plain",
+                "ratio q1–q3",
+                "outside subspace",
+                "reproduction mean",
+                "reproduction ratio",
+            ],
+        );
+        for kind in AttackKind::ALL {
+            let s = self.summary(kind);
+            let norms = s.norms;
+            let (ratio, _) = self.ratio_to_plain(kind);
+            let reference = REPRODUCTION.iter().find(|r| r.kind == kind);
+            let ratio_range = ratio.map(|q| format!("{}–{}", short(q.q1), short(q.q3)));
+            let reference_ratio = reference.map(|r| match r.ratio_range {
+                Some((lo, hi)) => format!("{:.1}x ({lo:.1}–{hi:.1})", r.median_ratio),
+                None => format!("{:.2}x", r.median_ratio),
+            });
+            table.push(vec![
+                Cell::text(kind.label()),
+                Cell::count(s.attacked),
+                Cell::count(s.flipped),
+                Cell::number(norms.map(|n| n.mean), 3),
+                Cell::number(norms.map(|n| n.q1), 3),
+                Cell::number(norms.map(|n| n.median), 3),
+                Cell::number(norms.map(|n| n.q3), 3),
+                Cell::number(s.with_failures.map(|q| q.median), 3),
+                Cell::number(ratio.map(|q| q.median), 2),
+                ratio_range.map_or(Cell::Missing, Cell::Text),
+                Cell::number(self.outside(kind).map(|o| o.mean), 2),
+                Cell::number(reference.map(|r| r.mean_l2), 3),
+                reference_ratio.map_or(Cell::Missing, Cell::Text),
+            ]);
+        }
+        table
+    }
+
+    fn fraction_table(&self) -> Table {
+        let mut table = Table::new(
+            "fractions",
+            "Share of the plain perturbation in a subspace, ||Proj(d)|| / ||d||",
+            &[
+                "subspace",
+                "mean",
+                "q1",
+                "median",
+                "q3",
+                "random direction √(k/n)",
+            ],
+        );
+        let (tangent, random) = self.fractions();
+        for (name, s) in [("tangent space", tangent), ("random k-subspace", random)] {
+            table.push(vec![
+                Cell::text(name),
+                Cell::number(s.map(|s| s.mean), 3),
+                Cell::number(s.map(|s| s.q1), 3),
+                Cell::number(s.map(|s| s.median), 3),
+                Cell::number(s.map(|s| s.q3), 3),
+                Cell::number(self.random_expectation(), 3),
+            ]);
+        }
+        table
+    }
+
+    fn count_table(&self) -> Table {
+        let mut table = Table::new("counts", "Images", &["images", "count"]);
+        let (_, with_plain) = self.ratio_to_plain(AttackKind::Plain);
+        for (what, count) in [
+            ("considered", self.considered),
+            (
+                "skipped: misclassified before any attack",
+                self.skipped.len(),
+            ),
+            ("attacked", self.records.len()),
+            (
+                "plain attack failed (no ratio to plain)",
+                self.records.len() - with_plain,
+            ),
+        ] {
+            table.push(vec![Cell::text(what), Cell::count(count)]);
+        }
+        table
+    }
+
+    fn image_table(&self) -> Table {
+        let mut columns = vec!["test index", "label", "rank"];
+        let names: Vec<[String; 3]> = AttackKind::ALL
+            .iter()
+            .map(|k| {
+                [
+                    format!("{} flipped", k.id()),
+                    format!("{} l2", k.id()),
+                    format!("{} steps", k.id()),
+                ]
+            })
+            .collect();
+        columns.extend(names.iter().flatten().map(String::as_str));
+        columns.extend(["tangent fraction", "random fraction"]);
+        let mut table = Table::new("images", "Per image", &columns).detail();
+        for r in &self.records {
+            let mut row = vec![
+                Cell::count(r.index),
+                Cell::count(usize::from(r.label)),
+                Cell::count(r.rank),
+            ];
+            for a in &r.attacks {
+                row.push(Cell::text(if a.flipped { "yes" } else { "no" }));
+                row.push(Cell::number(f64::from(a.l2), 4));
+                row.push(Cell::count(a.steps));
+            }
+            row.push(Cell::number(f64::from(r.tangent_fraction), 4));
+            row.push(Cell::number(f64::from(r.random_fraction), 4));
+            table.push(row);
+        }
+        table
+    }
+
+    fn norm_histograms(&self) -> Chart {
+        let eps = f64::from(self.config.attack.eps);
+        let mut chart = Chart::new(
+            "norm-histograms",
+            "L2 norm to flip, flipped images only",
+            ChartKind::Histogram {
+                bin_width: eps / self.config.bins as f64,
+            },
+            "L2 norm of d at the first flip",
+            "images",
+        );
+        for kind in AttackKind::ALL {
+            let norms: Vec<f64> = self
+                .records
+                .iter()
+                .map(|r| r.attack(kind))
+                .filter(|a| a.flipped)
+                .map(|a| f64::from(a.l2))
+                .collect();
+            chart = chart.with(
+                kind.label(),
+                histogram_points(&Histogram::new(&norms, 0.0, eps, self.config.bins)),
+            );
+        }
+        chart
+    }
+
+    fn fraction_histograms(&self) -> Chart {
+        let bins = 20;
+        let histogram =
+            |values: Vec<f64>| histogram_points(&Histogram::new(&values, 0.0, 1.0, bins));
+        Chart::new(
+            "fraction-histograms",
+            "||Proj(d)|| / ||d|| of the plain perturbation",
+            ChartKind::Histogram {
+                bin_width: 1.0 / bins as f64,
+            },
+            "share of ||d|| in the subspace",
+            "images",
+        )
+        .with(
+            "tangent space",
+            histogram(
+                self.records
+                    .iter()
+                    .map(|r| f64::from(r.tangent_fraction))
+                    .collect(),
+            ),
+        )
+        .with(
+            "random k-subspace",
+            histogram(
+                self.records
+                    .iter()
+                    .map(|r| f64::from(r.random_fraction))
+                    .collect(),
+            ),
+        )
+    }
+
+    fn notes(&self) -> Vec<String> {
+        let mut notes = vec![format!(
+            "{} of {} images were skipped because the classifier misclassified them before any attack.",
+            self.skipped.len(),
+            self.considered
+        )];
+        notes.push(format!(
+            "A failure is an attack that did not flip the class within L2 radius {}: it counts in \
+             'attacked' but not in 'flipped', as ∞ in 'median, failures ∞' and in the ratios to plain.",
+            self.config.attack.eps
+        ));
+        notes.push(
+            "'outside subspace' is the mean share of a restricted perturbation's norm outside its \
+             subspace: clipping to the pixel box moves it out."
+                .into(),
+        );
+        notes.push(
+            "The reproduction's columns are the public reproduction's MNIST figures \
+             (MLP 784-256-256-10 at 96.3%, conv autoencoder k = 16, 20 images)."
+                .into(),
+        );
+        notes
+    }
+}
+
+/// A ratio for a table: two decimals, ∞ as such.
+fn short(v: f64) -> String {
+    if v.is_infinite() {
+        "∞".into()
+    } else {
+        format!("{v:.2}")
+    }
+}
+
+/// The mean norm to flip over the flipped images, as a cell.
+pub(crate) fn short_mean(summary: &FlipSummary) -> Cell {
+    Cell::number(summary.norms.map(|n| n.mean), 3)
+}
+
+/// (bin centre, count) for each bin.
+pub(crate) fn histogram_points(h: &Histogram) -> Vec<(f64, f64)> {
+    h.counts
+        .iter()
+        .enumerate()
+        .map(|(i, &c)| (h.centre(i), c as f64))
+        .collect()
+}
+
+/// The norms experiment on `images` with a trained classifier and autoencoder. Units of work:
+/// classifying every image (one), then one batch of [`NormsConfig::batch`] attacked images.
+pub struct NormsExperiment {
+    classifier: Classifier,
+    autoencoder: Autoencoder,
+    images: Images,
+    config: NormsConfig,
+    device: Device,
+    rng: Rng,
+    /// Positions in `images` of the images the classifier gets right; `None` until classified.
+    attackable: Option<Vec<usize>>,
+    skipped: Vec<Skipped>,
+    records: Vec<ImageRecord>,
+}
+
+impl NormsExperiment {
+    /// Checks the settings and that the models and images fit together.
+    pub fn new(
+        classifier: Classifier,
+        autoencoder: Autoencoder,
+        images: Images,
+        config: NormsConfig,
+        device: &Device,
+    ) -> Result<Self, String> {
+        config.validate()?;
+        if images.n != autoencoder.pixels() {
+            return Err(format!(
+                "the images have {} pixels, the autoencoder expects {}",
+                images.n,
+                autoencoder.pixels()
+            ));
+        }
+        Ok(Self {
+            rng: Rng::new(config.seed),
+            classifier,
+            autoencoder,
+            images,
+            config,
+            device: device.clone(),
+            attackable: None,
+            skipped: Vec::new(),
+            records: Vec::new(),
+        })
+    }
+
+    async fn classify(&mut self) -> Result<(), String> {
+        let verdicts = classify(
+            &self.classifier,
+            &self.images.pixels,
+            self.images.n,
+            &self.device,
+        )
+        .await?;
+        let mut attackable = Vec::new();
+        for (i, v) in verdicts.iter().enumerate() {
+            let label = self.images.labels[i];
+            if v.predicted == label {
+                attackable.push(i);
+            } else {
+                self.skipped.push(Skipped {
+                    index: self.images.indices[i],
+                    label,
+                    predicted: v.predicted,
+                });
+            }
+        }
+        self.attackable = Some(attackable);
+        Ok(())
+    }
+
+    async fn attack_batch(&mut self, positions: Vec<usize>) -> Result<(), String> {
+        let mut bases = Vec::with_capacity(positions.len());
+        for &p in &positions {
+            let tangent =
+                tangent_basis(&self.autoencoder, self.images.image(p), &self.device).await?;
+            let random = random_subspace(self.images.n, tangent.rank, &mut self.rng);
+            bases.push((tangent, random));
+        }
+        let jobs: Vec<(&[f32], u8)> = positions
+            .iter()
+            .map(|&p| (self.images.image(p), self.images.labels[p]))
+            .collect();
+        let outcomes = attack_suite(
+            &self.classifier,
+            &jobs,
+            &bases,
+            &self.config.attack,
+            &self.device,
+        )
+        .await?;
+        for ((attacks, (tangent, random)), &p) in outcomes.into_iter().zip(&bases).zip(&positions) {
+            let plain = &attacks[AttackKind::Plain as usize].perturbation;
+            self.records.push(ImageRecord {
+                index: self.images.indices[p],
+                label: self.images.labels[p],
+                rank: tangent.rank,
+                tangent_fraction: on_manifold_fraction(tangent, plain),
+                random_fraction: on_manifold_fraction(random, plain),
+                attacks,
+            });
+        }
+        Ok(())
+    }
+}
+
+impl Experiment for NormsExperiment {
+    type Outcome = NormsOutcome;
+
+    fn progress(&self) -> Progress {
+        let total = 1 + self.images.len();
+        match &self.attackable {
+            None => Progress {
+                stage: "classifying",
+                done: 0,
+                total,
+            },
+            Some(attackable) => {
+                let done = 1 + self.skipped.len() + self.records.len();
+                Progress {
+                    stage: if self.records.len() < attackable.len() {
+                        "attacking"
+                    } else {
+                        "done"
+                    },
+                    done,
+                    total,
+                }
+            }
+        }
+    }
+
+    async fn advance(&mut self, units: usize) -> Result<(), String> {
+        for _ in 0..units {
+            let Some(attackable) = &self.attackable else {
+                self.classify().await?;
+                continue;
+            };
+            let start = self.records.len();
+            if start == attackable.len() {
+                break;
+            }
+            let end = (start + self.config.batch).min(attackable.len());
+            let positions = attackable[start..end].to_vec();
+            self.attack_batch(positions).await?;
+        }
+        Ok(())
+    }
+
+    fn finish(self) -> Result<NormsOutcome, String> {
+        if !self.is_done() {
+            return Err("the norms experiment has work left".into());
+        }
+        Ok(NormsOutcome {
+            pixels: self.images.n,
+            latent: self.autoencoder.latent(),
+            considered: self.images.len(),
+            skipped: self.skipped,
+            records: self.records,
+            config: self.config,
+        })
+    }
+}
