@@ -8,7 +8,9 @@
 use burn::prelude::*;
 use dimple::ml::model::{Classifier, ClassifierKind, ImageShape};
 use dimple::ml::rng::Rng;
-use dimple::ml::slice::{SliceSpec, margin_profile, plane_basis, slice_grid, slice_images};
+use dimple::ml::slice::{
+    SliceSpec, line_margins, margin_profile, plane_basis, slice_grid, slice_images, slice_rows,
+};
 use dimple::ml::toy::{
     Grid, PhaseMetrics, SurfaceLabels, ToyConfig, ToyMlp, ToyModelConfig, ToyPreset, ToyTrainer,
     ToyWorld, distance_to_contour, margin_grid, measure_phase, zero_contour,
@@ -297,6 +299,96 @@ fn slice_cells_are_the_images_on_the_plane_in_one_pass() {
         assert!((profile.margins[k] - row.margins[k]).abs() < 1e-4);
     }
     assert!(pollster::block_on(slice_grid(&model, &x, &e1, &e2, &spec, 10, &device)).is_err());
+}
+
+#[test]
+fn a_slice_or_profile_evaluated_in_pieces_is_the_whole() {
+    let n = ImageShape::MNIST.pixels();
+    let mut rng = Rng::new(4);
+    let x: Vec<f32> = (0..n).map(|_| rng.unit_f32()).collect();
+    let u: Vec<f32> = (0..n).map(|_| rng.unit_f32() - 0.5).collect();
+    let v: Vec<f32> = (0..n).map(|_| rng.unit_f32() - 0.5).collect();
+    let (e1, e2) = plane_basis(&u, &v).unwrap();
+    let spec = SliceSpec {
+        range1: (-8.0, 8.0),
+        range2: (-6.0, 10.0),
+        resolution: 9,
+        clip: false,
+    };
+    let device = Device::flex();
+    for kind in ClassifierKind::ALL {
+        let model = Classifier::new(kind, ImageShape::MNIST, &device);
+        let whole =
+            pollster::block_on(slice_grid(&model, &x, &e1, &e2, &spec, 2, &device)).unwrap();
+        // Pieces of uneven sizes, as the page's chunks are.
+        let mut classes = Vec::new();
+        let mut margins = Vec::new();
+        for rows in [0..1, 1..5, 5..7, 7..9] {
+            let piece = pollster::block_on(slice_rows(
+                &model,
+                &x,
+                &e1,
+                &e2,
+                &spec,
+                rows.clone(),
+                2,
+                &device,
+            ))
+            .unwrap();
+            assert_eq!(piece.classes.len(), rows.len() * 9, "{kind}");
+            classes.extend(piece.classes);
+            margins.extend(piece.margins);
+        }
+        assert_eq!(classes, whole.classes, "{kind}");
+        for (a, b) in margins.iter().zip(&whole.margins) {
+            assert!((a - b).abs() < 1e-4 * (1.0 + b.abs()), "{kind}: {a} vs {b}");
+        }
+        // The margins vary over the plane, so the comparison above compares something.
+        let spread = whole
+            .margins
+            .iter()
+            .fold(0.0f32, |m, b| m.max((b - whole.margins[0]).abs()));
+        assert!(spread > 1e-2, "{kind}: margins spread only {spread}");
+        for rows in [3..3, 8..10] {
+            assert!(
+                pollster::block_on(slice_rows(&model, &x, &e1, &e2, &spec, rows, 2, &device))
+                    .is_err()
+            );
+        }
+
+        // A profile a few points at a time is the whole profile.
+        let profile = pollster::block_on(margin_profile(
+            &model,
+            &x,
+            &e2,
+            spec.range2,
+            11,
+            false,
+            2,
+            &device,
+        ))
+        .unwrap();
+        let mut pieces = Vec::new();
+        for points in [0..3, 3..4, 4..11] {
+            pieces.extend(
+                pollster::block_on(line_margins(
+                    &model,
+                    &x,
+                    &e2,
+                    &profile.t[points],
+                    false,
+                    2,
+                    &device,
+                ))
+                .unwrap(),
+            );
+        }
+        assert_eq!(pieces.len(), 11);
+        for (a, b) in pieces.iter().zip(&profile.margins) {
+            assert!((a - b).abs() < 1e-4 * (1.0 + b.abs()), "{kind}: {a} vs {b}");
+        }
+        assert!(pollster::block_on(line_margins(&model, &x, &e2, &[], false, 2, &device)).is_err());
+    }
 }
 
 #[test]

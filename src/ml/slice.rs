@@ -7,7 +7,8 @@
 //! from x. The dimple shows as a boundary that is near along the off-manifold axis and far
 //! along the on-manifold one; [`margin_profile`] reads that as two crossing distances.
 //!
-//! The whole grid is one batched forward pass. Pixels are not clipped to [0, 1] unless
+//! The whole grid is one batched forward pass, or a few for a slow classifier ([`slice_rows`]
+//! evaluates it a few rows at a time). Pixels are not clipped to [0, 1] unless
 //! [`SliceSpec::clip`] asks for it: clipping bends the plane at the box's faces, and then a
 //! cell no longer lies at the stated distance from x.
 
@@ -15,6 +16,7 @@ use super::model::Classifier;
 use super::read_f32;
 use super::toy::lerp;
 use burn::prelude::*;
+use std::ops::Range;
 
 /// An orthonormal pair (e1, e2) spanning the same plane as (u, v), by Gram-Schmidt:
 /// e1 = u/||u||, e2 = (v − (v·e1) e1)/||…||. An error when u is (nearly) zero or v is (nearly)
@@ -80,9 +82,21 @@ impl SliceSpec {
 /// The resolution² images of the slice, concatenated: cell (i, j) (i along e1, j along e2) is
 /// x + a_i e1 + b_j e2 at index j · resolution + i, clipped if `spec.clip`.
 pub fn slice_images(x: &[f32], e1: &[f32], e2: &[f32], spec: &SliceSpec) -> Vec<f32> {
+    slice_row_images(x, e1, e2, spec, 0..spec.resolution)
+}
+
+/// The images of the rows `rows` of the slice (the cells (i, j) with j in `rows`), in
+/// [`slice_images`]' order: the slice a few rows at a time.
+pub fn slice_row_images(
+    x: &[f32],
+    e1: &[f32],
+    e2: &[f32],
+    spec: &SliceSpec,
+    rows: Range<usize>,
+) -> Vec<f32> {
     let r = spec.resolution;
-    let mut out = Vec::with_capacity(r * r * x.len());
-    for j in 0..r {
+    let mut out = Vec::with_capacity(rows.len() * r * x.len());
+    for j in rows {
         let b = spec.b(j);
         for i in 0..r {
             let a = spec.a(i);
@@ -161,12 +175,49 @@ pub async fn slice_grid(
     true_class: u8,
     device: &Device,
 ) -> Result<Slice, String> {
+    slice_rows(
+        classifier,
+        x,
+        e1,
+        e2,
+        spec,
+        0..spec.resolution,
+        true_class,
+        device,
+    )
+    .await
+}
+
+/// The decision on the rows `rows` of the slice (cells j · resolution + i for j in `rows`),
+/// in one batched forward pass: [`slice_grid`] in pieces, so that a slow classifier can be
+/// evaluated a few rows at a time with other work in between. The pieces over consecutive
+/// rows, concatenated, are the whole slice.
+#[allow(
+    clippy::too_many_arguments,
+    reason = "slice_grid's settings and the rows"
+)]
+pub async fn slice_rows(
+    classifier: &Classifier,
+    x: &[f32],
+    e1: &[f32],
+    e2: &[f32],
+    spec: &SliceSpec,
+    rows: Range<usize>,
+    true_class: u8,
+    device: &Device,
+) -> Result<Slice, String> {
     if e1.len() != x.len() || e2.len() != x.len() {
         return Err("the image and the plane's directions differ in size".into());
     }
+    if rows.is_empty() || rows.end > spec.resolution {
+        return Err(format!(
+            "rows {}..{} are not a piece of a slice with {} rows",
+            rows.start, rows.end, spec.resolution
+        ));
+    }
     decide(
         classifier,
-        slice_images(x, e1, e2, spec),
+        slice_row_images(x, e1, e2, spec, rows),
         x.len(),
         true_class,
         device,
@@ -200,10 +251,34 @@ pub async fn margin_profile(
     true_class: u8,
     device: &Device,
 ) -> Result<Profile, String> {
+    let t: Vec<f32> = (0..samples).map(|i| lerp(range, i, samples)).collect();
+    let margins = line_margins(classifier, x, e, &t, clip, true_class, device).await?;
+    let crossing = crossing(&t, &margins);
+    Ok(Profile {
+        t,
+        margins,
+        crossing,
+    })
+}
+
+/// The margin of `true_class` at x + t e for each of the values `t`, in one batched forward
+/// pass (clipped to [0, 1] if `clip`): a profile at chosen points, so that a slow classifier
+/// can evaluate one a few points at a time.
+pub async fn line_margins(
+    classifier: &Classifier,
+    x: &[f32],
+    e: &[f32],
+    t: &[f32],
+    clip: bool,
+    true_class: u8,
+    device: &Device,
+) -> Result<Vec<f32>, String> {
     if e.len() != x.len() {
         return Err("the image and the direction differ in size".into());
     }
-    let t: Vec<f32> = (0..samples).map(|i| lerp(range, i, samples)).collect();
+    if t.is_empty() {
+        return Err("a profile needs at least one point".into());
+    }
     let images: Vec<f32> = t
         .iter()
         .flat_map(|&s| {
@@ -213,15 +288,9 @@ pub async fn margin_profile(
             })
         })
         .collect();
-    let margins = decide(classifier, images, x.len(), true_class, device)
+    Ok(decide(classifier, images, x.len(), true_class, device)
         .await?
-        .margins;
-    let crossing = crossing(&t, &margins);
-    Ok(Profile {
-        t,
-        margins,
-        crossing,
-    })
+        .margins)
 }
 
 /// The first sign change of `margins` (sampled at the increasing `t`) going outwards from

@@ -11,6 +11,7 @@ use super::draw::{DrawPad, UploadPicture};
 use super::fields::NumberField;
 use super::lab::{LabStore, LoadState, Notices, notify};
 use super::plot::{diverging_gradient_css, diverging_heatmap, probability_bars, unit_image};
+use super::slice::{Attacked, AttackedSignal};
 use crate::ml::attack::{
     AttackConfig, AttackJob, AttackResult, AttackStep, Norm, PgdRun, Restriction, Subspace,
     classify, four_views,
@@ -168,6 +169,8 @@ pub fn AttackPanel(
     load: RwSignal<LoadState>,
     notices: Notices,
     selected: RwSignal<Option<usize>>,
+    /// Set to the image, d and its two parts each time an attack finishes (for the slice).
+    attacked: AttackedSignal,
 ) -> impl IntoView {
     let defaults = AttackConfig::default();
     let settings = Settings {
@@ -270,6 +273,15 @@ pub fn AttackPanel(
                 Ok(mut result) => {
                     result.id = outcome.with_untracked(|o| o.as_ref().map_or(0, |o| o.id)) + 1;
                     step.set(result.path.len() - 1);
+                    let part = |k: usize| result.views[k].perturbation.clone().unwrap_or_default();
+                    attacked.set(Some(Arc::new(Attacked {
+                        id: result.id,
+                        x: result.x.clone(),
+                        d: part(1),
+                        on: part(2),
+                        off: part(3),
+                        class: result.attacked,
+                    })));
                     outcome.set(Some(Arc::new(result)));
                 }
                 Err(e) => notify(notices, true, format!("The attack failed: {e}")),

@@ -40,6 +40,7 @@ fn App() -> impl IntoView {
     let lab: LabStore = StoredValue::new_local(None);
     let gallery = RwSignal::new(Vec::new());
     let selected = RwSignal::new(None::<usize>);
+    let attacked: slice::AttackedSignal = RwSignal::new(None);
 
     spawn_local(async move {
         let query = browser::query_param("backend");
@@ -99,8 +100,8 @@ fn App() -> impl IntoView {
             <TrainPanel lab load notices gallery/>
             <Gallery lab load predictions=gallery selected/>
             <AutoencoderPanel lab load notices/>
-            <AttackPanel lab load notices selected/>
-            <slice::SlicePanel/>
+            <AttackPanel lab load notices selected attacked/>
+            <slice::SlicePanel lab load notices attacked/>
             <toy::ToyPanel lab load notices/>
         </main>
     }

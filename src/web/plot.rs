@@ -3,6 +3,7 @@
 //! `devicePixelRatio`).
 
 use super::browser::device_pixel_ratio;
+use crate::ml::toy::{Grid, Segment};
 use plotters::prelude::*;
 use plotters_backend::{
     BackendColor, BackendCoord, BackendStyle, BackendTextStyle, DrawingErrorKind,
@@ -433,4 +434,181 @@ impl DrawingBackend for MeasuredCanvas {
             .unwrap_or(0.0);
         Ok((width.ceil() as u32, style.size().ceil() as u32))
     }
+}
+
+/// Ten class colours for maps of the classifier's decision: Paul Tol's "muted" scheme (nine
+/// colours chosen to stay apart under the common colour-vision deficiencies, plus pale grey).
+pub const CLASS_COLOURS: [RGBColor; 10] = [
+    RGBColor(204, 102, 119),
+    RGBColor(51, 34, 136),
+    RGBColor(221, 204, 119),
+    RGBColor(17, 119, 51),
+    RGBColor(136, 204, 238),
+    RGBColor(136, 34, 85),
+    RGBColor(68, 170, 153),
+    RGBColor(153, 153, 51),
+    RGBColor(170, 68, 153),
+    RGBColor(221, 221, 221),
+];
+
+/// The colour of `class` on a class map, as CSS (for its legend).
+pub fn class_colour_css(class: u8) -> String {
+    let RGBColor(r, g, b) = CLASS_COLOURS[usize::from(class) % CLASS_COLOURS.len()];
+    format!("rgb({r},{g},{b})")
+}
+
+/// The shape of a point marked on a class map.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MarkerShape {
+    Circle,
+    Diamond,
+    Triangle,
+    Square,
+}
+
+/// A point marked on a class map, in the map's coordinates.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct MapMarker {
+    pub at: (f32, f32),
+    pub shape: MarkerShape,
+    /// Filled black (the reference point) rather than white.
+    pub solid: bool,
+}
+
+impl MapMarker {
+    /// The marker as a character, for a legend in the page's text.
+    pub fn glyph(&self) -> &'static str {
+        match (self.shape, self.solid) {
+            (MarkerShape::Circle, true) => "●",
+            (MarkerShape::Circle, false) => "○",
+            (MarkerShape::Diamond, true) => "◆",
+            (MarkerShape::Diamond, false) => "◇",
+            (MarkerShape::Triangle, true) => "▲",
+            (MarkerShape::Triangle, false) => "△",
+            (MarkerShape::Square, true) => "■",
+            (MarkerShape::Square, false) => "□",
+        }
+    }
+}
+
+/// What [`class_map`] draws: the class at each vertex of `grid` (in its order), a contour over
+/// it and marked points.
+pub struct ClassMap<'a> {
+    pub grid: Grid,
+    pub classes: &'a [u8],
+    pub contour: &'a [Segment],
+    pub markers: &'a [MapMarker],
+    pub x_label: &'a str,
+    pub y_label: &'a str,
+}
+
+/// Draws a class map filling `canvas` (HiDPI): each grid vertex as a cell of its class's
+/// colour ([`CLASS_COLOURS`]) centred on it, the contour as a black line on a white halo, the
+/// markers in black and white on top, and axes with ticks in the grid's units.
+pub fn class_map(canvas: &HtmlCanvasElement, map: &ClassMap<'_>) -> Result<(), String> {
+    let dpr = fit_to_screen(canvas);
+    let px = |v: f64| (v * dpr).round() as u32;
+    let (fg, bg) = if dark_scheme() {
+        (RGBColor(236, 236, 240), RGBColor(31, 31, 35))
+    } else {
+        (RGBColor(29, 29, 31), RGBColor(255, 255, 255))
+    };
+    let root = MeasuredCanvas::new(canvas)
+        .ok_or("canvas has no 2-D context")?
+        .into_drawing_area();
+    root.fill(&bg).map_err(|e| e.to_string())?;
+    let g = map.grid;
+    let (x0, x1) = (f64::from(g.x.0), f64::from(g.x.1));
+    let (y0, y1) = (f64::from(g.y.0), f64::from(g.y.1));
+    if !(x1 > x0 && y1 > y0) || g.resolution < 2 {
+        return Err("the map's ranges are empty".into());
+    }
+    let font = |size: f64| ("sans-serif", size * dpr).into_font().color(&fg);
+    let mut chart = ChartBuilder::on(&root)
+        .margin(px(8.0))
+        .x_label_area_size(px(38.0))
+        .y_label_area_size(px(48.0))
+        .build_cartesian_2d(x0..x1, y0..y1)
+        .map_err(|e| e.to_string())?;
+    // Cells centred on the vertices, cut at the map's edges.
+    let r = g.resolution;
+    let (hx, hy) = (
+        (x1 - x0) / (r - 1) as f64 / 2.0,
+        (y1 - y0) / (r - 1) as f64 / 2.0,
+    );
+    let cells = map.classes.iter().enumerate().map(|(k, &class)| {
+        let (x, y) = (f64::from(g.xi(k % r)), f64::from(g.yj(k / r)));
+        let colour = CLASS_COLOURS[usize::from(class) % CLASS_COLOURS.len()];
+        Rectangle::new(
+            [
+                ((x - hx).max(x0), (y - hy).max(y0)),
+                ((x + hx).min(x1), (y + hy).min(y1)),
+            ],
+            colour.filled(),
+        )
+    });
+    chart.draw_series(cells).map_err(|e| e.to_string())?;
+    for (colour, width) in [(WHITE, 4.0), (BLACK, 2.0)] {
+        let style = ShapeStyle::from(&colour).stroke_width(px(width));
+        chart
+            .draw_series(map.contour.iter().map(|s| {
+                PathElement::new(
+                    vec![
+                        (f64::from(s.a[0]), f64::from(s.a[1])),
+                        (f64::from(s.b[0]), f64::from(s.b[1])),
+                    ],
+                    style,
+                )
+            }))
+            .map_err(|e| e.to_string())?;
+    }
+    chart
+        .configure_mesh()
+        .disable_mesh()
+        .x_desc(map.x_label)
+        .y_desc(map.y_label)
+        .label_style(font(11.0))
+        .axis_desc_style(font(12.0))
+        .axis_style(ShapeStyle::from(&fg).stroke_width(px(1.0)))
+        .x_labels(7)
+        .y_labels(7)
+        .draw()
+        .map_err(|e| e.to_string())?;
+    root.present().map_err(|e| e.to_string())?;
+
+    let context = context_2d(canvas)?;
+    let size = 6.5 * dpr;
+    context.set_line_width(1.5 * dpr);
+    context.set_stroke_style_str("#000");
+    for m in map.markers {
+        let (cx, cy) = chart.backend_coord(&(f64::from(m.at.0), f64::from(m.at.1)));
+        let (cx, cy) = (f64::from(cx), f64::from(cy));
+        context.begin_path();
+        match m.shape {
+            MarkerShape::Circle => {
+                let _ = context.arc(cx, cy, size * 0.85, 0.0, std::f64::consts::TAU);
+            }
+            MarkerShape::Square => {
+                context.rect(cx - size * 0.8, cy - size * 0.8, size * 1.6, size * 1.6)
+            }
+            MarkerShape::Diamond => {
+                context.move_to(cx, cy - size * 1.1);
+                context.line_to(cx + size, cy);
+                context.line_to(cx, cy + size * 1.1);
+                context.line_to(cx - size, cy);
+                context.close_path();
+            }
+            MarkerShape::Triangle => {
+                context.move_to(cx, cy - size * 1.1);
+                context.line_to(cx + size, cy + size * 0.8);
+                context.line_to(cx - size, cy + size * 0.8);
+                context.close_path();
+            }
+        }
+        context.set_fill_style_str(if m.solid { "#000" } else { "#fff" });
+        context.fill();
+        context.set_stroke_style_str(if m.solid { "#fff" } else { "#000" });
+        context.stroke();
+    }
+    Ok(())
 }
