@@ -54,12 +54,16 @@ usage:
 /// Runs the program with `args` (without the program name).
 pub fn run(args: Vec<String>) -> ExitCode {
     let result = match args.first().map(String::as_str) {
-        Some("convert-mnist") if args.len() == 3 => {
-            convert(mnist::Source::Mnist, Path::new(&args[1]), Path::new(&args[2]))
-        }
-        Some("convert-fashion") if args.len() == 3 => {
-            convert(mnist::Source::Fashion, Path::new(&args[1]), Path::new(&args[2]))
-        }
+        Some("convert-mnist") if args.len() == 3 => convert(
+            mnist::Source::Mnist,
+            Path::new(&args[1]),
+            Path::new(&args[2]),
+        ),
+        Some("convert-fashion") if args.len() == 3 => convert(
+            mnist::Source::Fashion,
+            Path::new(&args[1]),
+            Path::new(&args[2]),
+        ),
         Some("train") => parse_train(&args[1..]).and_then(|(data, config)| train(&data, config)),
         Some("bench-attack") => match args.get(1..) {
             Some([flag, n]) if flag == "--images" => {

@@ -322,7 +322,7 @@ pub fn AttackPanel(
                     <p class="caption" data-testid="chosen-caption">
                         {move || chosen.with(|c| match c {
                             Some(c) => match c.label {
-                                Some(l) => format!("{}, a {l}", c.source),
+                                Some(l) => format!("{}, a {}", c.source, lab.with_value(|x| x.as_ref().map_or_else(|| l.to_string(), |x| x.class_name(l)))),
                                 None => c.source.clone(),
                             },
                             None => "No digit yet: click one in the gallery.".to_string(),
@@ -658,6 +658,10 @@ async fn attack(
         ));
     }
     let misread = chosen.label.filter(|&l| l != attacked).map(|l| {
+        let name = |k: u8| {
+            lab.with_value(|x| x.as_ref().map_or_else(|| k.to_string(), |x| x.class_name(k)))
+        };
+        let (l, attacked) = (name(l), name(attacked));
         format!(
             "The classifier already misreads this {l} as a {attacked}, so the attack moves it away from {attacked}."
         )

@@ -1,10 +1,11 @@
-//! The data the page trains on: loading a dataset file, and the choice between the default
-//! bundle and the full MNIST set (fetched only when the visitor asks for it).
+//! The data the page trains on: loading a dataset file, the choice of dataset (MNIST's digits
+//! or Fashion-MNIST's clothes) and of its part (the default bundle, or MNIST's full set,
+//! fetched only when the visitor asks for it).
 
 use super::browser;
-use super::lab::{LabStore, LoadState, Notices, notify};
+use super::lab::{Lab, LabStore, LoadState, Notices, notify};
 use crate::ml::dataset::Dataset;
-use crate::ml::mnist;
+use crate::ml::mnist::Source;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 
@@ -15,16 +16,29 @@ pub async fn load_dataset(file: &str) -> Result<Dataset, String> {
     Dataset::decode(&bytes).map_err(|e| format!("{url}: {e}"))
 }
 
+/// The dataset's usual name ("Fashion-MNIST"), or its file name in capitals.
+fn label_of(name: &str) -> String {
+    Source::of_name(name).map_or_else(|| name.to_uppercase(), |s| s.label().to_string())
+}
+
 fn describe(dataset: &Dataset) -> String {
-    format!(
+    let mut text = format!(
         "{}: {} training and {} test images of {}×{} pixels, {} classes",
-        dataset.name.to_uppercase(),
+        label_of(&dataset.name),
         thousands(dataset.train.len()),
         thousands(dataset.test.len()),
         dataset.width,
         dataset.height,
         dataset.classes()
-    )
+    );
+    if dataset
+        .class_names
+        .iter()
+        .any(|n| n.parse::<u32>().is_err())
+    {
+        text += &format!(" ({})", dataset.class_names.join(", "));
+    }
+    text
 }
 
 fn thousands(n: usize) -> String {
@@ -39,36 +53,66 @@ fn thousands(n: usize) -> String {
     out
 }
 
+/// How the notice after a switch of dataset begins.
+const SWITCHED: &str = "Switched to ";
+
+/// What the visitor should know after the lab moved from the dataset named `old` to another:
+/// which models came back, and that the old ones are kept.
+fn switch_notice(lab: &Lab, old: &str) -> Option<String> {
+    let new = &lab.dataset.name;
+    if new == old {
+        return None;
+    }
+    let (new, old_label) = (label_of(new), label_of(old));
+    let mut text = format!("{SWITCHED}{new}. ");
+    text += if lab.classifier.is_some() || lab.autoencoder.is_some() {
+        "The models you trained on it before are back."
+    } else {
+        "Models belong to the dataset they were trained on: train a classifier and an \
+         autoencoder on this one to use the views."
+    };
+    if lab.has_shelved(old) {
+        text += &format!(" Your {old_label} models are kept for when you switch back.");
+    }
+    Some(text)
+}
+
 #[component]
 pub fn DataPanel(lab: LabStore, load: RwSignal<LoadState>, notices: Notices) -> impl IntoView {
-    let choice = RwSignal::new("bundle".to_string());
+    let source = RwSignal::new(Source::Mnist);
+    let size = RwSignal::new("bundle".to_string());
     let info = Memo::new(move |_| {
         (load.get() == LoadState::Ready)
             .then(|| lab.with_value(|l| l.as_ref().map(|l| describe(&l.dataset))))
             .flatten()
             .unwrap_or_else(|| "loading…".into())
     });
-    let switch = move |ev| {
-        let wanted = event_target_value(&ev);
-        let previous = choice.get_untracked();
-        if wanted == previous {
-            return;
-        }
-        choice.set(wanted.clone());
-        let file = if wanted == "full" {
-            mnist::FULL_FILE
-        } else {
-            mnist::BUNDLE_FILE
-        };
+    // Tracks `load` too: before the lab exists there is no run count to watch.
+    let training = move || {
+        load.track();
+        lab.with_value(|l| l.as_ref().is_some_and(Lab::training))
+    };
+    let locked = move || matches!(load.get(), LoadState::Loading(_)) || training();
+
+    // Loads `file`; if that fails, the previous data stays and the choices go back.
+    let fetch = move |file: &'static str, previous: (Source, String)| {
         load.set(LoadState::Loading(format!("Loading {file}…")));
         spawn_local(async move {
             match load_dataset(file).await {
                 Ok(dataset) => {
-                    lab.update_value(|l| {
-                        if let Some(l) = l {
+                    let notice = lab
+                        .try_update_value(|l| {
+                            let l = l.as_mut()?;
+                            let old = l.dataset.name.clone();
                             l.replace_dataset(dataset);
-                        }
-                    });
+                            switch_notice(l, &old)
+                        })
+                        .flatten();
+                    if let Some(text) = notice {
+                        // The notice of an earlier switch is out of date now.
+                        notices.update(|n| n.retain(|n| !n.text.starts_with(SWITCHED)));
+                        notify(notices, false, text);
+                    }
                 }
                 Err(e) => {
                     notify(
@@ -76,25 +120,68 @@ pub fn DataPanel(lab: LabStore, load: RwSignal<LoadState>, notices: Notices) -> 
                         true,
                         format!("The dataset could not be loaded: {e}. The previous one is kept."),
                     );
-                    choice.set(previous);
+                    source.set(previous.0);
+                    size.set(previous.1);
                 }
             }
             load.set(LoadState::Ready);
         });
     };
+    let choose_source = move |ev| {
+        let Ok(wanted) = event_target_value(&ev).parse::<Source>() else {
+            return;
+        };
+        let previous = (source.get_untracked(), size.get_untracked());
+        if wanted == previous.0 {
+            return;
+        }
+        source.set(wanted);
+        size.set("bundle".into());
+        fetch(wanted.bundle_file(), previous);
+    };
+    let choose_size = move |ev| {
+        let wanted = event_target_value(&ev);
+        let previous = (source.get_untracked(), size.get_untracked());
+        if wanted == previous.1 {
+            return;
+        }
+        let file = match (wanted.as_str(), previous.0.full_file()) {
+            ("full", Some(full)) => full,
+            _ => previous.0.bundle_file(),
+        };
+        size.set(wanted);
+        fetch(file, previous);
+    };
     view! {
         <section class="panel compact" aria-labelledby="data-title">
             <h2 id="data-title">"Data"</h2>
             <div class="controls">
-                <label>"Digits"
-                    <select data-testid="dataset-size" aria-label="Which part of MNIST to use"
-                        prop:value=move || choice.get() on:change=switch
-                        disabled=move || matches!(load.get(), LoadState::Loading(_))>
+                <label>"Dataset"
+                    <select data-testid="dataset-select" aria-label="Which dataset to use"
+                        prop:value=move || source.get().id() on:change=choose_source disabled=locked>
+                        {Source::ALL.into_iter().map(|s| view! {
+                            <option value=s.id()>{match s {
+                                Source::Mnist => "MNIST: handwritten digits",
+                                Source::Fashion => "Fashion-MNIST: clothes",
+                            }}</option>
+                        }).collect_view()}
+                    </select>
+                </label>
+                <label>"Images"
+                    <select data-testid="dataset-size" aria-label="Which part of the dataset to use"
+                        prop:value=move || size.get() on:change=choose_size disabled=locked>
                         <option value="bundle">"Bundle: 12,000 / 2,000 (opens fast)"</option>
-                        <option value="full">"Full MNIST: 60,000 / 10,000 (55 MB)"</option>
+                        <option value="full" disabled=move || source.get().full_file().is_none()>
+                            "Full MNIST: 60,000 / 10,000 (55 MB)"
+                        </option>
                     </select>
                 </label>
                 <p class="explain" data-testid="dataset-info">{move || info.get()}</p>
+                {move || training().then(|| view! {
+                    <p class="explain small" data-testid="dataset-locked">
+                        "The dataset can be switched once the training has finished or is cancelled."
+                    </p>
+                })}
             </div>
         </section>
     }

@@ -22,8 +22,9 @@ pub fn Gallery(
             <div class="gallery" data-testid="gallery">
                 {move || {
                     let (digits, width, height) = digits.get();
+                    let names = lab.with_value(|l| l.as_ref().map(|l| l.dataset.class_names.clone()).unwrap_or_default());
                     digits.into_iter().enumerate().map(|(i, digit)| view! {
-                        <GalleryDigit index=i digit width height predictions selected/>
+                        <GalleryDigit index=i digit width height predictions selected names=names.clone()/>
                     }).collect_view()
                 }}
             </div>
@@ -39,6 +40,8 @@ fn GalleryDigit(
     height: usize,
     predictions: GalleryPredictions,
     selected: RwSignal<Option<usize>>,
+    /// The dataset's class names, by label.
+    names: Vec<String>,
 ) -> impl IntoView {
     let canvas = NodeRef::<Canvas>::new();
     let pixels = digit.pixels;
@@ -51,6 +54,13 @@ fn GalleryDigit(
     });
     let prediction = move || predictions.with(|p| p.get(index).copied());
     let label = digit.label;
+    let name = move |k: u8| {
+        names
+            .get(usize::from(k))
+            .cloned()
+            .unwrap_or_else(|| k.to_string())
+    };
+    let label_name = name(label);
     view! {
         <figure data-testid="gallery-item" data-label=label
             data-prediction=move || prediction().map(|p| p.0.to_string()).unwrap_or_default()
@@ -58,13 +68,13 @@ fn GalleryDigit(
             class:wrong=move || prediction().is_some_and(|p| p.0 != label)
             class:selected=move || selected.get() == Some(index)>
             <button class="pick" data-testid="gallery-pick" aria-pressed=move || (selected.get() == Some(index)).to_string()
-                aria-label=format!("attack this test digit, true class {label}")
+                aria-label=format!("attack this test digit, true class {label_name}")
                 on:click=move |_| selected.set(Some(index))>
-                <canvas node_ref=canvas role="img" aria-label=format!("test digit, true class {label}")></canvas>
+                <canvas node_ref=canvas role="img" aria-label=format!("test digit, true class {label_name}")></canvas>
             </button>
             <figcaption>
                 {move || match prediction() {
-                    Some((class, confidence)) => format!("{class} · {:.0}%", 100.0 * confidence),
+                    Some((class, confidence)) => format!("{} · {:.0}%", name(class), 100.0 * confidence),
                     None => "untrained".to_string(),
                 }}
             </figcaption>

@@ -1,6 +1,11 @@
 //! What a visitor has in this page: the device, the dataset on it, the trained classifier and
-//! the trained autoencoder.
+//! the trained autoencoder, and the models trained on the other datasets.
 //! Held outside the reactive graph (burn values are not signals); panels read and replace it.
+//!
+//! Models belong to the dataset they were trained on: switching to another dataset puts them
+//! on a shelf and brings back the ones trained on that dataset before, and
+//! [`keep_per_dataset`] does the same for what a panel shows about them. While a model
+//! trains ([`Running`]), the dataset cannot be switched.
 
 use crate::ml::autoencoder::Autoencoder;
 use crate::ml::batch::DeviceSplit;
@@ -20,11 +25,19 @@ pub struct Lab {
     pub classifier: Option<Classifier>,
     /// The last autoencoder (the model of the image manifold) that finished an epoch.
     pub autoencoder: Option<Autoencoder>,
+    /// The models trained on other datasets, by dataset name.
+    shelf: Vec<(String, Option<Classifier>, Option<Autoencoder>)>,
+    /// How many training runs are going on.
+    runs: RwSignal<usize>,
 }
 
 impl Lab {
     /// Uploads `dataset` to `device`.
     pub fn new(device: Device, dataset: Dataset) -> Self {
+        Self::upload(device, dataset, RwSignal::new(0))
+    }
+
+    fn upload(device: Device, dataset: Dataset, runs: RwSignal<usize>) -> Self {
         let shape = ImageShape::of(&dataset);
         let train = DeviceSplit::upload(&dataset, &dataset.train, &device);
         let test = DeviceSplit::upload(&dataset, &dataset.test, &device);
@@ -36,20 +49,119 @@ impl Lab {
             test,
             classifier: None,
             autoencoder: None,
+            shelf: Vec::new(),
+            runs,
         }
     }
 
-    /// Replaces the dataset (uploading it to the device) and keeps the trained models.
+    /// Replaces the dataset, uploading it to the device. Another part of the same dataset
+    /// (the MNIST bundle or the full set: the same name) keeps the trained models; another
+    /// dataset puts them on the shelf and brings back those trained on it before, if any.
     pub fn replace_dataset(&mut self, dataset: Dataset) {
         let device = self.device.clone();
-        let classifier = self.classifier.take();
-        let autoencoder = self.autoencoder.take();
+        let mut shelf = std::mem::take(&mut self.shelf);
+        let mut classifier = self.classifier.take();
+        let mut autoencoder = self.autoencoder.take();
+        if dataset.name != self.dataset.name {
+            shelf.push((self.dataset.name.clone(), classifier, autoencoder));
+            (classifier, autoencoder) = match shelf.iter().position(|s| s.0 == dataset.name) {
+                Some(i) => {
+                    let (_, c, a) = shelf.remove(i);
+                    (c, a)
+                }
+                None => (None, None),
+            };
+        }
         *self = Self {
             classifier,
             autoencoder,
-            ..Self::new(device, dataset)
+            shelf,
+            ..Self::upload(device, dataset, self.runs)
         };
     }
+
+    /// Whether models trained on the dataset named `name` wait on the shelf.
+    pub fn has_shelved(&self, name: &str) -> bool {
+        self.shelf
+            .iter()
+            .any(|(n, c, a)| n == name && (c.is_some() || a.is_some()))
+    }
+
+    /// The name of class `k` of the dataset ("7" for MNIST, "Sneaker" for Fashion-MNIST).
+    pub fn class_name(&self, k: u8) -> String {
+        self.dataset
+            .class_names
+            .get(usize::from(k))
+            .cloned()
+            .unwrap_or_else(|| k.to_string())
+    }
+
+    /// Whether a model is training now (reactive: a closure that asks is re-run when a run
+    /// starts or ends).
+    pub fn training(&self) -> bool {
+        self.runs.get() > 0
+    }
+}
+
+/// A training run in progress: while one exists, the dataset cannot be switched (the run
+/// trains on the data it started with, and its model belongs to that dataset).
+pub struct Running(RwSignal<usize>);
+
+impl Running {
+    /// Marks a run as started; it ends when the value is dropped.
+    pub fn start(lab: LabStore) -> Option<Self> {
+        let runs = lab.with_value(|l| l.as_ref().map(|l| l.runs))?;
+        runs.update(|n| *n += 1);
+        Some(Self(runs))
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        self.0.update(|n| *n = n.saturating_sub(1));
+    }
+}
+
+/// Keeps what a panel shows about its model apart for each dataset: when the visitor switches
+/// to another dataset, `take` reads the figures shown for the old one, which are put away,
+/// and `show` puts up those of the new one (`T::default()`, "not trained yet", the first
+/// time). A switch between parts of one dataset changes nothing.
+pub fn keep_per_dataset<T: Default + 'static>(
+    lab: LabStore,
+    load: RwSignal<LoadState>,
+    take: impl Fn() -> T + 'static,
+    show: impl Fn(T) + 'static,
+) {
+    let shown_for = StoredValue::new_local(None::<String>);
+    let put_away = StoredValue::new_local(Vec::<(String, T)>::new());
+    Effect::new(move || {
+        if load.get() != LoadState::Ready {
+            return;
+        }
+        let Some(name) = lab.with_value(|l| l.as_ref().map(|l| l.dataset.name.clone())) else {
+            return;
+        };
+        let Some(previous) = shown_for
+            .try_update_value(|s| s.replace(name.clone()))
+            .flatten()
+        else {
+            return;
+        };
+        if previous == name {
+            return;
+        }
+        untrack(|| {
+            let figures = take();
+            let back = put_away
+                .try_update_value(|away| {
+                    away.push((previous, figures));
+                    let i = away.iter().position(|(n, _)| *n == name)?;
+                    Some(away.remove(i).1)
+                })
+                .flatten();
+            show(back.unwrap_or_default());
+        });
+    });
 }
 
 /// The lab, once loaded, shared by the panels.

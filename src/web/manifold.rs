@@ -5,7 +5,9 @@
 
 use super::browser::{now_ms, yield_now};
 use super::fields::{ChoiceField, NumberField, ProgressBar};
-use super::lab::{LabStore, LoadState, Notices, first_test_digits, notify};
+use super::lab::{
+    LabStore, LoadState, Notices, Running, first_test_digits, keep_per_dataset, notify,
+};
 use super::plot::{ChartFrame, PALETTE, Series, grey_image, line_chart, unit_image};
 use super::train::RunState;
 use crate::ml::autoencoder::{
@@ -116,6 +118,31 @@ pub fn AutoencoderPanel(
             run.state.set(RunState::Cancelled);
         }
     };
+    // What the panel shows belongs to the autoencoder of the dataset it was trained on.
+    keep_per_dataset(
+        lab,
+        load,
+        move || {
+            Some((
+                run.state.get(),
+                run.progress.get(),
+                run.history.get(),
+                run.reconstructions.get(),
+            ))
+        },
+        move |kept| {
+            let (state, progress, history, rebuilt) = kept.unwrap_or((
+                RunState::Idle,
+                AeProgress::default(),
+                AeHistory::default(),
+                Vec::new(),
+            ));
+            run.state.set(state);
+            run.progress.set(progress);
+            run.history.set(history);
+            run.reconstructions.set(rebuilt);
+        },
+    );
     let ready = move || load.get() == LoadState::Ready;
     let pct = move || run.progress.with(AeProgress::percent);
 
@@ -276,6 +303,7 @@ async fn train_autoencoder(lab: LabStore, config: AutoencoderConfig, run: AeRun,
     }) else {
         return;
     };
+    let _running = Running::start(lab);
     let mut trainer = match AutoencoderTrainer::new(config, shape, &train, &device) {
         Ok(t) => t,
         Err(e) => {

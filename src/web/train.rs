@@ -4,7 +4,7 @@
 
 use super::browser::{now_ms, yield_now};
 use super::fields::{ChoiceField, NumberField, ProgressBar};
-use super::lab::{LabStore, LoadState, Notices, notify};
+use super::lab::{LabStore, LoadState, Notices, Running, keep_per_dataset, notify};
 use super::plot::{ChartFrame, PALETTE, Series, line_chart};
 use crate::ml::batch::DeviceSplit;
 use crate::ml::model::{Classifier, ClassifierKind};
@@ -148,6 +148,35 @@ pub fn TrainPanel(
             run.state.set(RunState::Cancelled);
         }
     };
+
+    // What the panel shows belongs to the classifier of the dataset it was trained on.
+    keep_per_dataset(
+        lab,
+        load,
+        move || {
+            Some((
+                run.state.get(),
+                run.progress.get(),
+                run.history.get(),
+                run.test_accuracy.get(),
+                gallery.get(),
+            ))
+        },
+        move |kept| {
+            let (state, progress, history, accuracy, predictions) = kept.unwrap_or((
+                RunState::Idle,
+                Progress::default(),
+                History::default(),
+                None,
+                Vec::new(),
+            ));
+            run.state.set(state);
+            run.progress.set(progress);
+            run.history.set(history);
+            run.test_accuracy.set(accuracy);
+            gallery.set(predictions);
+        },
+    );
 
     let ready = move || load.get() == LoadState::Ready;
     let active = move || run.state.get().active();
@@ -329,6 +358,7 @@ async fn train_run(
     }) else {
         return;
     };
+    let _running = Running::start(lab);
     let mut trainer = Trainer::new(config, shape, &train, &device);
     let steps_per_epoch = trainer.steps_per_epoch() as f64;
     let mut progress = Progress {
