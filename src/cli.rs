@@ -2,6 +2,7 @@
 //! with the same `ml` code the page runs.
 
 mod experiment;
+mod pretrain;
 
 use crate::ml::attack::{AttackConfig, pgd};
 use crate::ml::autoencoder::{AutoencoderConfig, AutoencoderTrainer};
@@ -36,6 +37,10 @@ usage:
   dimple bench-attack [--images N]
       Trains the default classifier and autoencoder on the bundle, then times the tangent
       basis (k = 16) and a 40-step L2 PGD on N test images (default 20). Prints JSON.
+  dimple pretrain [--data FILE] [--out DIR]
+      Trains the default classifier and autoencoder on FILE (the MNIST bundle) with seed 1
+      and writes them in half precision as DIR/NAME-classifier.dmplm and
+      DIR/NAME-autoencoder.dmplm (DIR: static/models), the models the page starts with.
   dimple experiment norms|dynamics|advtrain|mislabeled|detect [OPTIONS]
       Runs one experiment of the lab on burn's CPU backend and prints its tables (README,
       Results). norms: norm to flip per subspace (plain, on, off, random k-subspace) over
@@ -80,6 +85,7 @@ pub fn run(args: Vec<String>) -> ExitCode {
             _ => Err(USAGE.into()),
         },
         Some("experiment") => experiment::run(&args[1..]),
+        Some("pretrain") => pretrain::run(&args[1..]),
         _ => Err(USAGE.into()),
     };
     match result {

@@ -149,7 +149,7 @@ fn the_input_scale_scales_a_linear_models_margin() {
         let model = ToyMlp::new(2, &config, &device);
         margins(&model, &points, 2, &device)
             .into_data()
-            .to_vec::<f32>()
+            .try_to_vec::<f32>()
             .unwrap()
     };
     let (one, three) = (margin(1.0), margin(3.0));

@@ -6,6 +6,7 @@
 pub mod attack;
 pub mod autoencoder;
 pub mod batch;
+pub mod checkpoint;
 pub mod dataset;
 pub mod experiments;
 pub mod manifold;
