@@ -64,7 +64,7 @@ async function choose(page, id, described) {
 test('MNIST and Fashion-MNIST each keep their own models', { timeout: 900_000 }, async () => {
   const context = await launch();
   try {
-    const page = await openPage(context, server.url);
+    const page = await openPage(context, server.url + '?pretrained=0');
     await waitReady(page);
     assert.match(await info(page), /^MNIST: 12,000 training and 2,000 test images of 28×28 pixels, 10 classes$/);
 

@@ -28,7 +28,7 @@ const waitState = (page, state, timeout) =>
 test('CPU fallback: label, one epoch above 85%, pause, resume, cancel, bad input', { timeout: 900_000 }, async () => {
   const context = await launch();
   try {
-    const page = await openPage(context, server.url);
+    const page = await openPage(context, server.url + '?pretrained=0');
     await waitReady(page);
     const label = await byTestId(page, 'backend').innerText();
     assert.match(label, /CPU \(WebGPU unavailable: .+\)/, label);
@@ -99,10 +99,10 @@ test('CPU fallback: label, one epoch above 85%, pause, resume, cancel, bad input
     assert.deepEqual(page.errors, []);
 
     // ?backend=cpu forces the CPU; ?backend=webgpu without an adapter says so and falls back.
-    const forced = await openPage(context, server.url + '?backend=cpu');
+    const forced = await openPage(context, server.url + '?backend=cpu&pretrained=0');
     await waitReady(forced);
     assert.match(await byTestId(forced, 'backend').innerText(), /CPU \(chosen by \?backend=cpu\)/);
-    const wanted = await openPage(context, server.url + '?backend=webgpu');
+    const wanted = await openPage(context, server.url + '?backend=webgpu&pretrained=0');
     await waitReady(wanted);
     assert.match(await byTestId(wanted, 'backend').innerText(), /CPU \(WebGPU unavailable/);
     await byTestId(wanted, 'notice').filter({ hasText: 'WebGPU was asked for' }).waitFor({ timeout: 5000 });
@@ -115,7 +115,7 @@ test('CPU fallback: label, one epoch above 85%, pause, resume, cancel, bad input
 test('WebGPU (SwiftShader): label, a few steps lower the loss', { timeout: 600_000 }, async () => {
   const context = await launch({ webgpu: true });
   try {
-    const page = await openPage(context, server.url);
+    const page = await openPage(context, server.url + '?pretrained=0');
     await waitReady(page, 180_000);
     const label = await byTestId(page, 'backend').innerText();
     assert.match(label, /WebGPU \(.+\)/, label);

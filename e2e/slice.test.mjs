@@ -95,7 +95,7 @@ async function readSlice(page) {
 test('image slice: the plane through an attacked digit, its boundary and profiles', { timeout: 900_000 }, async () => {
   const context = await launch();
   try {
-    const page = await openPage(context, server.url + '?backend=cpu');
+    const page = await openPage(context, server.url + '?backend=cpu&pretrained=0');
     await waitReady(page);
 
     // Before any attack the panel says what to do, and nothing is drawn.

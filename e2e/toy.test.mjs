@@ -40,7 +40,7 @@ const colours = (page, id) =>
 test('toy worlds: the paper preset over 100 epochs, scrubbing, replay, 3-D', { timeout: 600_000 }, async () => {
   const context = await launch();
   try {
-    const page = await openPage(context, server.url);
+    const page = await openPage(context, server.url + '?pretrained=0');
     await waitReady(page);
     const toy = byTestId(page, 'toy-boundary-plot');
     await toy.scrollIntoViewIfNeeded();

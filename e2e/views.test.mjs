@@ -60,7 +60,7 @@ async function runAttack(page) {
 test('four views: attack a digit, project its perturbation, restricted attacks, path', { timeout: 900_000 }, async () => {
   const context = await launch();
   try {
-    const page = await openPage(context, server.url + '?backend=cpu');
+    const page = await openPage(context, server.url + '?backend=cpu&pretrained=0');
     await waitReady(page);
 
     // Before any training the attack says what is missing.

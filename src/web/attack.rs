@@ -11,6 +11,7 @@ use super::draw::{DrawPad, UploadPicture};
 use super::fields::NumberField;
 use super::lab::{LabStore, LoadState, Notices, notify};
 use super::plot::{diverging_gradient_css, diverging_heatmap, probability_bars, unit_image};
+use super::pretrained::Pretrained;
 use super::slice::{Attacked, AttackedSignal};
 use crate::ml::attack::{
     AttackConfig, AttackJob, AttackResult, AttackStep, Norm, PgdRun, Restriction, Subspace,
@@ -171,6 +172,9 @@ pub fn AttackPanel(
     selected: RwSignal<Option<usize>>,
     /// Set to the image, d and its two parts each time an attack finishes (for the slice).
     attacked: AttackedSignal,
+    /// The shipped models: once installed, the first test digit is attacked at once, so a
+    /// first visit shows the four views without training.
+    pretrained: RwSignal<Option<Pretrained>>,
 ) -> impl IntoView {
     let defaults = AttackConfig::default();
     let settings = Settings {
@@ -236,7 +240,7 @@ pub fn AttackPanel(
         }
     };
 
-    let run = move |_| {
+    let launch = move || {
         let (config, search) = match settings.read() {
             Ok(c) => c,
             Err(e) => return notify(notices, true, format!("Cannot attack: {e}.")),
@@ -289,6 +293,35 @@ pub fn AttackPanel(
             phase.set(None);
         });
     };
+
+    let run = move |_| launch();
+    let auto_attacked = StoredValue::new(false);
+    Effect::new(move || {
+        if pretrained.get().is_none() || load.get() != LoadState::Ready || auto_attacked.get_value()
+        {
+            return;
+        }
+        auto_attacked.set_value(true);
+        if chosen.get_untracked().is_some() || outcome.with_untracked(Option::is_some) {
+            return;
+        }
+        let first = lab.with_value(|l| {
+            let d = &l.as_ref()?.dataset;
+            (!d.test.is_empty()).then(|| Chosen {
+                pixels: d
+                    .image(&d.test, 0)
+                    .iter()
+                    .map(|&p| f32::from(p) / 255.0)
+                    .collect(),
+                label: Some(d.test.labels[0]),
+                source: "test digit #0".into(),
+            })
+        });
+        if first.is_some() {
+            chosen.set(first);
+            launch();
+        }
+    });
 
     let chosen_canvas = NodeRef::<Canvas>::new();
     Effect::new(move || {

@@ -9,6 +9,7 @@ use super::lab::{
     LabStore, LoadState, Notices, Running, first_test_digits, keep_per_dataset, notify,
 };
 use super::plot::{ChartFrame, PALETTE, Series, grey_image, line_chart, unit_image};
+use super::pretrained::Pretrained;
 use super::train::RunState;
 use crate::ml::autoencoder::{
     Autoencoder, AutoencoderConfig, AutoencoderKind, AutoencoderTrainer, reconstruction_error,
@@ -68,6 +69,9 @@ pub fn AutoencoderPanel(
     lab: LabStore,
     load: RwSignal<LoadState>,
     notices: Notices,
+    /// The shipped models, once installed: the autoencoder's error and reconstructions are
+    /// shown until the visitor trains one.
+    pretrained: RwSignal<Option<Pretrained>>,
 ) -> impl IntoView {
     let defaults = AutoencoderConfig::default();
     let kind = RwSignal::new(defaults.kind.id().to_string());
@@ -149,6 +153,45 @@ pub fn AutoencoderPanel(
     // The strip's clean digits, once the data is loaded.
     let strip = first_test_digits(lab, load, STRIP);
 
+    // The shipped autoencoder, until the visitor trains one.
+    let shows_pretrained = move || {
+        load.track();
+        let name = lab.with_value(|l| l.as_ref().map(|l| l.dataset.name.clone()));
+        pretrained
+            .get()
+            .filter(|p| Some(&p.dataset) == name.as_ref() && run.state.get() == RunState::Idle)
+    };
+    Effect::new(move || {
+        if shows_pretrained().is_none() {
+            return;
+        }
+        let Some((model, test)) = lab.with_value(|l| {
+            l.as_ref()
+                .and_then(|l| Some((l.autoencoder.clone()?, l.test.clone())))
+        }) else {
+            return;
+        };
+        spawn_local(async move {
+            let figures = async {
+                let error = test_error(&model, &test).await?;
+                let (strip, _) = test.range(0, STRIP.min(test.len()));
+                Ok::<_, String>((error, read_f32(model.reconstruct(strip)).await?))
+            };
+            match figures.await {
+                Ok((error, rebuilt)) if run.state.get_untracked() == RunState::Idle => {
+                    run.progress.update(|p| p.test_mse = Some(error));
+                    run.reconstructions.set(rebuilt);
+                }
+                Ok(_) => {}
+                Err(e) => notify(
+                    notices,
+                    true,
+                    format!("The pretrained autoencoder failed: {e}"),
+                ),
+            }
+        });
+    });
+
     let loss_canvas = NodeRef::<Canvas>::new();
     let resized = RwSignal::new(0u32);
     let _ = window_event_listener(leptos::ev::resize, move |_| resized.update(|n| *n += 1));
@@ -186,6 +229,7 @@ pub fn AutoencoderPanel(
     });
 
     let status_text = move || match run.state.get() {
+        RunState::Idle if shows_pretrained().is_some() => "Using the pretrained autoencoder.",
         RunState::Idle => "Not trained yet.",
         RunState::Running | RunState::Paused => "Training…",
         RunState::Finished => "Finished.",
@@ -211,6 +255,11 @@ pub fn AutoencoderPanel(
                     <button data-testid="ae-train-cancel" on:click=cancel disabled=move || !active()>"Cancel"</button>
                 </div>
             </div>
+            {move || shows_pretrained().map(|p| view! {
+                <p class="pretrained" data-testid="pretrained-autoencoder">
+                    "Showing the pretrained autoencoder (" {p.autoencoder} "). Train replaces it with yours."
+                </p>
+            })}
             <ProgressBar testid="ae-progress" label="Autoencoder training progress" percent=Signal::derive(pct)/>
             <div class="status" aria-live="polite">
                 <span data-testid="ae-state" data-state=move || format!("{:?}", run.state.get()).to_lowercase()>{status_text}</span>
@@ -223,10 +272,15 @@ pub fn AutoencoderPanel(
                         <span data-testid="ae-loss" data-value=p.loss.map(|l| l.to_string()).unwrap_or_default()>
                             "batch error " <strong>{p.loss.map(|l| format!("{l:.4}")).unwrap_or_else(|| "–".into())}</strong>
                         </span>
-                        <span data-testid="ae-test-mse" data-value=p.test_mse.map(|l| format!("{l:.5}")).unwrap_or_default()>
-                            "test error " <strong>{p.test_mse.map(|l| format!("{l:.4}")).unwrap_or_else(|| "–".into())}</strong>
-                        </span>
                     })
+                }}
+                {move || {
+                    let mse = run.progress.with(|p| p.test_mse);
+                    view! {
+                        <span data-testid="ae-test-mse" data-value=mse.map(|l| format!("{l:.5}")).unwrap_or_default()>
+                            "test error " <strong>{mse.map(|l| format!("{l:.4}")).unwrap_or_else(|| "–".into())}</strong>
+                        </span>
+                    }
                 }}
             </div>
             <div class="ae-body">

@@ -11,6 +11,7 @@ mod gallery;
 mod lab;
 mod manifold;
 mod plot;
+mod pretrained;
 mod slice;
 mod toy;
 mod train;
@@ -41,6 +42,7 @@ fn App() -> impl IntoView {
     let gallery = RwSignal::new(Vec::new());
     let selected = RwSignal::new(None::<usize>);
     let attacked: slice::AttackedSignal = RwSignal::new(None);
+    let pretrained = RwSignal::new(None::<pretrained::Pretrained>);
 
     spawn_local(async move {
         let query = browser::query_param("backend");
@@ -59,6 +61,20 @@ fn App() -> impl IntoView {
         match loaded {
             Ok(dataset) => {
                 lab.set_value(Some(Lab::new(backend.device, dataset)));
+                // Start with the shipped models unless the visitor asked for a blank page.
+                if browser::query_param("pretrained").as_deref() != Some("0") {
+                    load.set(LoadState::Loading("Loading the pretrained models…".into()));
+                    match pretrained::install(lab).await {
+                        Ok(p) => pretrained.set(Some(p)),
+                        Err(e) => notify(
+                            notices,
+                            false,
+                            format!(
+                                "The pretrained models could not be loaded ({e}); train your own below."
+                            ),
+                        ),
+                    }
+                }
                 load.set(LoadState::Ready);
             }
             Err(e) => {
@@ -97,10 +113,10 @@ fn App() -> impl IntoView {
                 }}
             </div>
             <data::DataPanel lab load notices/>
-            <TrainPanel lab load notices gallery/>
+            <TrainPanel lab load notices gallery pretrained/>
             <Gallery lab load predictions=gallery selected/>
-            <AutoencoderPanel lab load notices/>
-            <AttackPanel lab load notices selected attacked/>
+            <AutoencoderPanel lab load notices pretrained/>
+            <AttackPanel lab load notices selected attacked pretrained/>
             <slice::SlicePanel lab load notices attacked/>
             <toy::ToyPanel lab load notices/>
         </main>

@@ -6,6 +6,7 @@ use super::browser::{now_ms, yield_now};
 use super::fields::{ChoiceField, NumberField, ProgressBar};
 use super::lab::{LabStore, LoadState, Notices, Running, keep_per_dataset, notify};
 use super::plot::{ChartFrame, PALETTE, Series, line_chart};
+use super::pretrained::Pretrained;
 use crate::ml::batch::DeviceSplit;
 use crate::ml::model::{Classifier, ClassifierKind};
 use crate::ml::read_f32;
@@ -82,6 +83,9 @@ pub fn TrainPanel(
     load: RwSignal<LoadState>,
     notices: Notices,
     gallery: GalleryPredictions,
+    /// The shipped models, once installed: their accuracy and predictions are shown until the
+    /// visitor trains.
+    pretrained: RwSignal<Option<Pretrained>>,
 ) -> impl IntoView {
     let model = RwSignal::new(ClassifierKind::Mlp.id().to_string());
     let defaults = TrainConfig::default();
@@ -178,6 +182,47 @@ pub fn TrainPanel(
         },
     );
 
+    // The shipped classifier, until the visitor trains: its test accuracy and its verdicts on
+    // the gallery.
+    let shows_pretrained = move || {
+        load.track();
+        let name = lab.with_value(|l| l.as_ref().map(|l| l.dataset.name.clone()));
+        pretrained
+            .get()
+            .filter(|p| Some(&p.dataset) == name.as_ref() && run.state.get() == RunState::Idle)
+    };
+    Effect::new(move || {
+        if shows_pretrained().is_none() {
+            return;
+        }
+        let Some((classifier, test)) = lab.with_value(|l| {
+            l.as_ref()
+                .and_then(|l| Some((l.classifier.clone()?, l.test.clone())))
+        }) else {
+            return;
+        };
+        spawn_local(async move {
+            let figures = async {
+                Ok::<_, String>((
+                    test_accuracy(&classifier, &test).await?,
+                    gallery_predictions(&classifier, &test).await?,
+                ))
+            };
+            match figures.await {
+                Ok((accuracy, predictions)) if run.state.get_untracked() == RunState::Idle => {
+                    run.test_accuracy.set(Some(accuracy));
+                    gallery.set(predictions);
+                }
+                Ok(_) => {}
+                Err(e) => notify(
+                    notices,
+                    true,
+                    format!("The pretrained classifier failed: {e}"),
+                ),
+            }
+        });
+    });
+
     let ready = move || load.get() == LoadState::Ready;
     let active = move || run.state.get().active();
     let pct = move || run.progress.with(Progress::percent);
@@ -237,6 +282,7 @@ pub fn TrainPanel(
     });
 
     let status_text = move || match run.state.get() {
+        RunState::Idle if shows_pretrained().is_some() => "Using the pretrained model.".to_string(),
         RunState::Idle => "Not trained yet.".to_string(),
         RunState::Running => "Training…".into(),
         RunState::Paused => "Paused.".into(),
@@ -271,6 +317,11 @@ pub fn TrainPanel(
                     <button data-testid="train-cancel" on:click=cancel disabled=move || !active()>"Cancel"</button>
                 </div>
             </div>
+            {move || shows_pretrained().map(|p| view! {
+                <p class="pretrained" data-testid="pretrained-classifier">
+                    "Showing the pretrained classifier (" {p.classifier} "). Train replaces it with yours, live."
+                </p>
+            })}
             <ProgressBar testid="train-progress" label="Training progress" percent=Signal::derive(pct)/>
             <div class="status" aria-live="polite">
                 <span data-testid="train-state" data-state=move || format!("{:?}", run.state.get()).to_lowercase()>{status_text}</span>
