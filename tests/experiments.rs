@@ -251,6 +251,10 @@ fn norms_experiment_reports_checked_flips_and_is_deterministic() {
         report.table("images").unwrap().rows.len(),
         outcome.records.len()
     );
+    assert_eq!(
+        report.table("skipped").unwrap().rows.len(),
+        outcome.skipped.len()
+    );
     assert!(
         report.to_text().contains("0.847"),
         "the reproduction's figures are beside ours"

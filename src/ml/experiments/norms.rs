@@ -225,6 +225,7 @@ impl NormsOutcome {
         report.tables.push(self.fraction_table());
         report.tables.push(self.count_table());
         report.tables.push(self.image_table());
+        report.tables.push(self.skipped_table());
         report.charts.push(self.norm_histograms());
         report.charts.push(self.fraction_histograms());
         report.notes = self.notes();
@@ -356,6 +357,23 @@ impl NormsOutcome {
             row.push(Cell::number(f64::from(r.tangent_fraction), 4));
             row.push(Cell::number(f64::from(r.random_fraction), 4));
             table.push(row);
+        }
+        table
+    }
+
+    fn skipped_table(&self) -> Table {
+        let mut table = Table::new(
+            "skipped",
+            "Skipped: misclassified before any attack",
+            &["test index", "label", "predicted"],
+        )
+        .detail();
+        for s in &self.skipped {
+            table.push(vec![
+                Cell::count(s.index),
+                Cell::count(usize::from(s.label)),
+                Cell::count(usize::from(s.predicted)),
+            ]);
         }
         table
     }
