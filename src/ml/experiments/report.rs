@@ -277,10 +277,11 @@ impl Report {
         }
         for table in self.tables.iter().filter(|t| !t.detail) {
             let _ = writeln!(out, "{}\n", table.title);
-            let _ = writeln!(out, "| {} |", table.columns.join(" | "));
+            let header: Vec<String> = table.columns.iter().map(|c| markdown_cell(c)).collect();
+            let _ = writeln!(out, "| {} |", header.join(" | "));
             let _ = writeln!(out, "|{}", "---|".repeat(table.columns.len()));
             for row in &table.rows {
-                let cells: Vec<String> = row.iter().map(Cell::display).collect();
+                let cells: Vec<String> = row.iter().map(|c| markdown_cell(&c.display())).collect();
                 let _ = writeln!(out, "| {} |", cells.join(" | "));
             }
             out.push('\n');
@@ -471,6 +472,11 @@ fn json_string(s: &str) -> String {
     out
 }
 
+/// A table cell's text with its pipes escaped (||d|| would otherwise end cells).
+fn markdown_cell(s: &str) -> String {
+    s.replace('|', "\\|")
+}
+
 fn csv_field(s: &str) -> String {
     if s.contains([',', '"', '\n']) {
         format!("\"{}\"", s.replace('"', "\"\""))
@@ -489,6 +495,7 @@ mod tests {
         report.notes.push("one \"quoted\" note".into());
         let mut table = Table::new("t", "Numbers", &["name", "value"]);
         table.push(vec![Cell::text("a, b"), Cell::number(1.5, 2)]);
+        table.push(vec![Cell::text("||d||"), Cell::number(0.25, 2)]);
         table.push(vec![Cell::text("c"), Cell::number(f64::INFINITY, 2)]);
         table.push(vec![Cell::text("d"), Cell::number(None, 2)]);
         report.tables.push(table);
@@ -516,10 +523,14 @@ mod tests {
         );
         assert!(text.contains("wall time 1.2 s"), "{text}");
         let csv = report.to_csv();
-        assert!(csv.contains("\"a, b\",1.5\nc,inf\nd,\n"), "{csv}");
+        assert!(
+            csv.contains("\"a, b\",1.5\n||d||,0.25\nc,inf\nd,\n"),
+            "{csv}"
+        );
         let markdown = report.to_markdown();
         assert!(
-            markdown.contains("| name | value |\n|---|---|\n| a, b | 1.50 |"),
+            markdown
+                .contains("| name | value |\n|---|---|\n| a, b | 1.50 |\n| \\|\\|d\\|\\| | 0.25 |"),
             "{markdown}"
         );
         let json = report.to_json();
