@@ -88,6 +88,8 @@ e2e: node-deps chromium
 	mkdir -p target/e2e
 	node --test --test-concurrency=1 e2e/
 
+# Dimple against its peers in one run (TensorFlow.js in the same headless Chromium, JAX natively
+# in a venv under target/bench-venv); writes BENCHMARKS.md. See bench/README.md.
 bench: tools native-bin wasm
 	NATIVE=$(NATIVE) node e2e/bench.mjs
 

@@ -1,6 +1,8 @@
 // `make bench`: measures training speed natively and in headless Chromium (CPU, and WebGPU
-// where the browser has an adapter), the quality bar (10 epochs of each model) and the
-// shipped sizes, and writes BENCHMARKS.md. Absolute times drift on shared machines: compare
+// where the browser has an adapter), the attack view, page open to the first four views, the
+// quality bar (10 epochs of each model) and the shipped sizes, each against its peer measured
+// in the same run where there is one (TensorFlow.js in the same browser, JAX natively: see
+// bench/README.md), and writes BENCHMARKS.md. Absolute times drift on shared machines: compare
 // rows measured in the same run.
 import { execFileSync } from 'node:child_process';
 import { readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
@@ -9,10 +11,38 @@ import { join } from 'node:path';
 import { cpus } from 'node:os';
 import { serve } from './server.mjs';
 import { launch, openPage, byTestId, waitReady } from './browser.mjs';
+import { jaxTrain, tfjsTrain } from '../bench/peers.mjs';
 
 const NATIVE = process.env.NATIVE ?? join(process.env.CARGO_TARGET_DIR ?? 'target', 'release', 'dimple');
+// The reference workload (PERFORMANCE.md): 12,000 images, batch 128, so 94 steps an epoch.
+const TRAIN_IMAGES = 12_000;
+const BATCH = 128;
+const STEPS_PER_EPOCH = Math.ceil(TRAIN_IMAGES / BATCH);
+// Runs per figure (median); BENCH_RUNS=1 gives a quick, noisier pass.
+const RUNS = Number(process.env.BENCH_RUNS ?? 3);
+// The emulated GPU is too slow for whole epochs: steps are counted over a window instead.
+const GPU_WINDOW = { warmupMs: 30_000, windowMs: 30_000 };
 const rows = [];
+// Dimple against a peer measured in the same run.
+const versus = [];
 const log = (...a) => console.log('[bench]', ...a);
+const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+const round = (x) => Math.round(x).toLocaleString('en-US');
+
+// One row of the comparison table. `higherIsBetter` says how to read the ratio.
+function compare(what, dimple, peerName, peer, { unit, higherIsBetter, settings, format = round }) {
+  const bad = [dimple, peer].find((v) => typeof v !== 'number' || !Number.isFinite(v));
+  const ratio = bad === undefined ? dimple / peer : null;
+  versus.push({
+    what,
+    dimple: typeof dimple === 'number' ? `${format(dimple)} ${unit}` : `not measured: ${dimple}`,
+    peerName,
+    peer: typeof peer === 'number' ? `${format(peer)} ${unit}` : `not measured: ${peer}`,
+    ratio: ratio === null ? '–' : `${ratio.toFixed(2)}× ${ratio >= 1 === higherIsBetter ? '(Dimple ahead)' : '(Dimple behind)'}`,
+    better: higherIsBetter ? 'higher' : 'lower',
+    settings,
+  });
+}
 
 function native(args) {
   return execFileSync(NATIVE, args, { encoding: 'utf8', maxBuffer: 1 << 24 });
@@ -49,21 +79,74 @@ async function setPlainRecipe(page) {
   await byTestId(page, 'ema-decay').fill('0');
 }
 
-// Steady-state speed: steps counted over a window after `warmupMs`, batch 128.
-async function browserWindowSpeed(page, warmupMs, windowMs) {
+// Examples trained after `done` steps of the reference workload (the last batch of an epoch
+// holds the remainder).
+const examplesAfter = (done) =>
+  Math.floor(done / STEPS_PER_EPOCH) * TRAIN_IMAGES + Math.min((done % STEPS_PER_EPOCH) * BATCH, TRAIN_IMAGES);
+
+// The reference workload on the page (MLP, batch 128, Adam 1e-3, plain recipe), timed like
+// the peers: only the steps after the warm-up count. The page shows the steps done and the
+// speed over all steps so far (examples / time in steps, each step including its loss
+// readback); a MutationObserver records both at every redraw, so the time in steps at any
+// record is examples / speed, and the timed speed is the difference between two records.
+// `plan` is { warmupEpochs, timedEpochs } or { warmupMs, windowMs }.
+async function dimpleTrain(page, plan) {
+  const epochs = plan.windowMs ? 50 : plan.warmupEpochs + plan.timedEpochs;
   await byTestId(page, 'model-select').selectOption('mlp');
-  await byTestId(page, 'epochs').fill('4');
-  await byTestId(page, 'batch-size').fill('128');
+  await byTestId(page, 'epochs').fill(String(epochs));
+  await byTestId(page, 'batch-size').fill(String(BATCH));
   await byTestId(page, 'learning-rate').fill('0.001');
   await setPlainRecipe(page);
+  const start = await page.evaluate(() => {
+    window.__progress = [];
+    const record = () => {
+      const step = document.querySelector('[data-testid="train-step"]');
+      const speed = document.querySelector('[data-testid="train-speed"]');
+      if (!step || !speed) return;
+      const done = Number(step.dataset.done);
+      if (window.__progress.at(-1)?.done !== done) {
+        window.__progress.push({ done, speed: Number(speed.dataset.value), t: performance.now() });
+      }
+    };
+    window.__observer = new MutationObserver(record);
+    window.__observer.observe(document.body, { subtree: true, childList: true, attributes: true });
+    return performance.now();
+  });
+  const t0 = Date.now();
   await byTestId(page, 'train-start').click();
-  const steps = async () => Number((await byTestId(page, 'train-step').getAttribute('data-done')) ?? 0);
-  await page.waitForTimeout(warmupMs);
-  const [s0, t0] = [await steps(), Date.now()];
-  await page.waitForTimeout(windowMs);
-  const [s1, t1] = [await steps(), Date.now()];
-  await byTestId(page, 'train-cancel').click();
-  return ((s1 - s0) * 128) / ((t1 - t0) / 1000);
+  if (plan.windowMs) {
+    await page.waitForTimeout(plan.warmupMs + plan.windowMs);
+    await byTestId(page, 'train-cancel').click();
+  } else {
+    await page.waitForSelector('[data-testid="train-state"][data-state="finished"]', { timeout: 1_800_000 });
+  }
+  const seconds = (Date.now() - t0) / 1000;
+  const progress = await page.evaluate(() => {
+    window.__observer.disconnect();
+    return window.__progress;
+  });
+  const [from, to] = plan.windowMs
+    ? [progress.find((p) => p.t >= start + plan.warmupMs), progress.filter((p) => p.t <= start + plan.warmupMs + plan.windowMs).at(-1)]
+    : [progress.find((p) => p.done === plan.warmupEpochs * STEPS_PER_EPOCH), progress.at(-1)];
+  if (!from || !to || to.done <= from.done) throw new Error(`too few steps recorded: ${JSON.stringify(progress.slice(-3))}`);
+  const busy = (p) => examplesAfter(p.done) / p.speed;
+  return {
+    examplesPerSecond: (examplesAfter(to.done) - examplesAfter(from.done)) / (busy(to) - busy(from)),
+    timedSteps: to.done - from.done,
+    seconds,
+    accuracy: plan.windowMs ? null : Number(await byTestId(page, 'test-accuracy').getAttribute('data-value')),
+  };
+}
+
+// The reference workload `RUNS` times on fresh pages; the median speed and the last run.
+async function dimpleReference(context, url) {
+  const runs = [];
+  for (let i = 0; i < RUNS; i++) {
+    const page = await openPage(context, url);
+    await waitReady(page);
+    runs.push(await dimpleTrain(page, { warmupEpochs: 1, timedEpochs: 3 }));
+  }
+  return { median: median(runs.map((r) => r.examplesPerSecond)), runs };
 }
 
 // Time per toy epoch (one Adam step on the world, the phase numbers and the recorded view).
@@ -82,11 +165,120 @@ async function toyRows(page, backend) {
   }
 }
 
+// Whether the page started with models of its own (shipped pretrained ones): then it attacks
+// the first test digit by itself, so an attack is running or its results are shown.
+async function hasPretrained(page) {
+  const started = '[data-testid="attack-results"], [data-testid="attack-status"][data-busy="true"]';
+  return page.waitForSelector(started, { timeout: 10_000 }).then(() => true, () => false);
+}
+
+// Makes sure the page has a classifier and an autoencoder: the pretrained ones where the page
+// starts with them, else a brief training (1 epoch MLP, 2 epochs autoencoder). Says which.
+async function ensureModels(page) {
+  if (await hasPretrained(page)) return 'the pretrained models';
+  await byTestId(page, 'epochs').fill('1');
+  await byTestId(page, 'train-start').click();
+  await byTestId(page, 'ae-epochs').fill('2');
+  await byTestId(page, 'ae-train-start').click();
+  await page.waitForSelector('[data-testid="train-state"][data-state="finished"]', { timeout: 600_000 });
+  await page.waitForSelector('[data-testid="ae-state"][data-state="finished"]', { timeout: 600_000 });
+  return 'an MLP trained 1 epoch and the conv autoencoder trained 2 epochs on the page';
+}
+
+// Runs the attack with `steps` PGD steps and waits for its four views and then its 64 × 64
+// slice; returns the page's timings and the wall time from the click to the drawn slice.
+async function attackView(page, steps) {
+  // The page may still be running its own first attack.
+  await page.waitForSelector('[data-testid="attack-status"][data-busy="false"]', { timeout: 300_000 });
+  await page.waitForSelector('[data-testid="slice-status"][data-busy="false"]', { timeout: 300_000 }).catch(() => {});
+  await byTestId(page, 'attack-steps').fill(String(steps));
+  const before = await page.evaluate(() => document.querySelector('[data-testid="attack-results"]')?.dataset.run ?? null);
+  const t0 = Date.now();
+  await byTestId(page, 'attack-run').click();
+  const handle = await page.waitForFunction(
+    (prev) => {
+      const r = document.querySelector('[data-testid="attack-results"]');
+      return r && r.dataset.run !== prev && document.querySelector('[data-testid="attack-status"]').dataset.busy === 'false' && r.dataset.run;
+    },
+    before,
+    { timeout: 300_000 },
+  );
+  const run = await handle.jsonValue();
+  const viewsMs = Date.now() - t0;
+  await page.waitForFunction(
+    (run) => {
+      const plot = document.querySelector('[data-testid="slice-plot"]');
+      return plot && plot.dataset.run === run && document.querySelector('[data-testid="slice-status"]').dataset.busy === 'false';
+    },
+    run,
+    { timeout: 300_000 },
+  );
+  const wallMs = Date.now() - t0;
+  const num = async (id, name) => Number(await byTestId(page, id).getAttribute(name));
+  return {
+    basis: await num('attack-results', 'data-timing-basis'),
+    pgd: await num('attack-results', 'data-timing-pgd'),
+    total: await num('attack-results', 'data-timing-total'),
+    slice: await num('slice-status', 'data-ms'),
+    resolution: await byTestId(page, 'slice-plot').getAttribute('data-resolution'),
+    viewsMs,
+    wallMs,
+  };
+}
+
+// Page open (navigation start) to the first four views on the screen, in a fresh browser
+// profile each time; also to "ready" (data loaded, Train enabled). Where the page shows no
+// views by itself (no pretrained models), only the time to ready is measured.
+async function openToViews(url) {
+  const runs = [];
+  for (let i = 0; i < RUNS; i++) {
+    const context = await launch();
+    await context.addInitScript(() => {
+      window.__marks = {};
+      const mark = () => {
+        const m = window.__marks;
+        if (m.ready === undefined && document.querySelector('[data-testid="train-start"]:not([disabled])')) m.ready = performance.now();
+        if (m.views === undefined && document.querySelector('[data-testid="view-off-manifold"] canvas')) m.views = performance.now();
+      };
+      new MutationObserver(mark).observe(document, { subtree: true, childList: true, attributes: true });
+    });
+    try {
+      const page = await openPage(context, url);
+      await waitReady(page);
+      const pretrained = await hasPretrained(page);
+      if (pretrained) await page.waitForFunction(() => window.__marks.views !== undefined, null, { timeout: 300_000 });
+      runs.push({ pretrained, ...(await page.evaluate(() => window.__marks)) });
+    } finally {
+      await context.close();
+    }
+  }
+  return {
+    pretrained: runs.every((r) => r.pretrained),
+    ready: median(runs.map((r) => r.ready)),
+    views: runs.every((r) => r.views !== undefined) ? median(runs.map((r) => r.views)) : null,
+    runs,
+  };
+}
+
+const TFJS_SETTINGS =
+  'same MLP (input standardised, ReLU, softmax CE), Adam 1e-3 (eps 1e-5), batch 128, no augmentation, the same 12,000 bundle images gathered on the backend each step, loss read back every step';
+
 const server = await serve(join(process.cwd(), 'dist'));
+// The TensorFlow.js page and the npm bundles it loads, from the repository root.
+const peerServer = await serve(process.cwd());
+const TFJS_URL = peerServer.url + 'bench/tfjs.html';
 try {
   log('native reference workload');
-  const ref = JSON.parse(native(['bench-train', '--runs', '3']).trim().split('\n').pop());
+  const ref = JSON.parse(native(['bench-train', '--runs', String(RUNS)]).trim().split('\n').pop());
   rows.push(['Training, reference workload (MLP, batch 128, 12,000 images), native CPU (burn Flex, ' + ref.threads + ' threads)', `${ref.examples_per_s_median} examples/s (runs ${ref.examples_per_s_runs.join(', ')}; test accuracy after 4 epochs ${ref.test_accuracy}%)`]);
+  log('native peer: JAX');
+  const jax = jaxTrain(RUNS);
+  rows.push([`Peer: training, reference workload, native CPU, JAX${jax.jax ? ' ' + jax.jax : ''} (jit-compiled step, ${jax.cpus ?? '?'} cores)`, jax.error ?? `${jax.examples_per_s_median} examples/s (runs ${jax.examples_per_s_runs.join(', ')}; test accuracy after 4 epochs ${jax.test_accuracy}%)`]);
+  compare('Training, reference workload, native CPU', ref.examples_per_s_median, `JAX ${jax.jax ?? ''} CPU`, jax.error ?? jax.examples_per_s_median, {
+    unit: 'examples/s',
+    higherIsBetter: true,
+    settings: `1 warm-up + 3 timed epochs, median of ${RUNS} runs; Dimple: burn Flex, ${ref.threads} threads; JAX: jit-compiled step (gather, grad, Adam) on the device-resident set, XLA's own threads on the ${cpus().length} cores; ${TFJS_SETTINGS}`,
+  });
 
   log('native attack');
   const atk = JSON.parse(native(['bench-attack', '--images', '20']).trim().split('\n').pop());
@@ -98,74 +290,114 @@ try {
     rows.push([`Quality bar, ${model.toUpperCase()} 10 epochs (default settings), native CPU`, `${q.accuracy}% test accuracy, ${q.seconds.toFixed(1)} s`]);
   }
 
-  log('browser CPU');
+  log('browser CPU: reference workload, Dimple then TensorFlow.js');
   let context = await launch();
-  let page = await openPage(context, server.url + '?backend=cpu');
-  await waitReady(page);
-  const cpu = await browserTrain(page, { model: 'mlp', epochs: 4, batch: '128', lr: '0.001', plain: true });
-  rows.push(['Training, reference workload (4 epochs), headless Chromium, CPU backend (burn Flex, wasm SIMD, 1 thread)', `${Math.round(cpu.examplesPerSecond)} examples/s in training steps; 4 epochs in ${cpu.seconds.toFixed(1)} s wall time including evaluation and drawing; ${cpu.accuracy}% test accuracy`]);
+  const cpu = await dimpleReference(context, server.url + '?backend=cpu&pretrained=0');
+  const last = cpu.runs.at(-1);
+  rows.push(['Training, reference workload (4 epochs), headless Chromium, CPU backend (burn Flex, wasm SIMD, 1 thread)', `${round(cpu.median)} examples/s in the 3 timed epochs' steps (median of ${RUNS} runs: ${cpu.runs.map((r) => round(r.examplesPerSecond)).join(', ')}); 4 epochs in ${last.seconds.toFixed(1)} s wall time including evaluation and drawing; ${last.accuracy}% test accuracy`]);
+  let page = await openPage(context, TFJS_URL);
+  const tfjs = {};
+  for (const backend of ['wasm', 'cpu']) {
+    log(`tfjs ${backend}`);
+    tfjs[backend] = await tfjsTrain(page, backend, { runs: RUNS, warmupEpochs: 1, timedEpochs: 3 });
+    const r = tfjs[backend];
+    const detail = backend === 'wasm' && !r.error ? `, SIMD ${r.simd ? 'on' : 'off'}, ${r.threads ? 'threads' : '1 thread'}` : '';
+    rows.push([`Peer: training, reference workload (4 epochs), headless Chromium, TensorFlow.js ${r.version ?? ''} \`${backend}\`${detail}`, r.error ?? `${round(r.median)} examples/s in the 3 timed epochs' steps (median of ${RUNS} runs: ${r.runs.map((x) => round(x.examplesPerSecond)).join(', ')}); ${r.runs.at(-1).testAccuracy}% test accuracy`]);
+  }
+  log('tfjs webgl');
+  tfjs.webgl = await tfjsTrain(page, 'webgl', { runs: 1, ...GPU_WINDOW });
+  rows.push([`Peer: training, reference model and batch, headless Chromium, TensorFlow.js \`webgl\` (SwiftShader GL)`, tfjs.webgl.error ?? `${round(tfjs.webgl.median)} examples/s (steps timed over 30 s after a 30 s warm-up)`]);
+  const cpuSettings = `1 warm-up + 3 timed epochs, only the steps timed (each with its loss readback), median of ${RUNS} runs; Dimple: the page, burn Flex, wasm SIMD, 1 thread; tfjs: bench/tfjs.html; ${TFJS_SETTINGS}`;
+  for (const backend of ['wasm', 'cpu']) {
+    const r = tfjs[backend];
+    compare('Training, reference workload, headless Chromium on the CPU', cpu.median, `TensorFlow.js \`${backend}\`${backend === 'wasm' ? ' (SIMD)' : ''}`, r.error ?? r.median, { unit: 'examples/s', higherIsBetter: true, settings: cpuSettings });
+  }
+  compare("Training, reference workload, headless Chromium: Dimple's CPU backend vs tfjs's WebGL (SwiftShader)", cpu.median, 'TensorFlow.js `webgl`', tfjs.webgl.error ?? tfjs.webgl.median, {
+    unit: 'examples/s',
+    higherIsBetter: true,
+    settings: `Dimple as above; tfjs webgl: steps timed over 30 s after a 30 s warm-up, 1 run; ${TFJS_SETTINGS}`,
+  });
+
   for (const model of ['mlp', 'cnn']) {
-    page = await openPage(context, server.url + '?backend=cpu');
+    page = await openPage(context, server.url + '?backend=cpu&pretrained=0');
     await waitReady(page);
     const q = await browserTrain(page, { model, epochs: 10 }).catch((e) => ({ error: String(e) }));
     rows.push([`Quality bar, ${model.toUpperCase()} 10 epochs (default settings), headless Chromium, CPU backend`, q.error ?? `${q.accuracy}% test accuracy, ${q.seconds.toFixed(1)} s wall time (${Math.round(q.examplesPerSecond)} examples/s in steps)`]);
   }
+
   log('browser attack');
   try {
     page = await openPage(context, server.url + '?backend=cpu');
     await waitReady(page);
-    await byTestId(page, 'epochs').fill('1');
-    await byTestId(page, 'train-start').click();
-    await byTestId(page, 'ae-epochs').fill('2');
-    await byTestId(page, 'ae-train-start').click();
-    await page.waitForSelector('[data-testid="train-state"][data-state="finished"]', { timeout: 600_000 });
-    await page.waitForSelector('[data-testid="ae-state"][data-state="finished"]', { timeout: 600_000 });
+    const models = await ensureModels(page);
     await byTestId(page, 'gallery-pick').first().click();
-    const timings = [];
-    for (let i = 0; i < 3; i++) {
-      const before = await page.evaluate(() => document.querySelector('[data-testid="attack-results"]')?.dataset.run ?? null);
-      await byTestId(page, 'attack-run').click();
-      await page.waitForFunction(
-        (prev) => {
-          const r = document.querySelector('[data-testid="attack-results"]');
-          return r && r.dataset.run !== prev && document.querySelector('[data-testid="attack-status"]').dataset.busy === 'false';
-        },
-        before,
-        { timeout: 120_000 },
-      );
-      const r = byTestId(page, 'attack-results');
-      timings.push([r.getAttribute('data-timing-basis'), r.getAttribute('data-timing-pgd'), r.getAttribute('data-timing-total')]);
-      timings[i] = (await Promise.all(timings[i])).map(Number);
-    }
-    const mid = (k) => timings.map((t) => t[k]).sort((a, b) => a - b)[1];
-    const steps = await byTestId(page, 'attack-steps').inputValue();
-    rows.push([`Attack view, headless Chromium, CPU backend: tangent basis (k = 16, conv autoencoder) + PGD (${steps} steps plain, and the restricted batch) for one image`, `${mid(0)} ms + ${mid(1)} ms, ${mid(2)} ms in all (median of 3)`]);
+    const defaultSteps = await byTestId(page, 'attack-steps').inputValue();
+    const full = [];
+    for (let i = 0; i < RUNS; i++) full.push(await attackView(page, defaultSteps));
+    const mid = (k, xs = full) => median(xs.map((t) => t[k]));
+    rows.push([`Attack view, headless Chromium, CPU backend: tangent basis (k = 16, conv autoencoder) + PGD (${defaultSteps} steps plain, and the restricted batch) for one image`, `${mid('basis')} ms + ${mid('pgd')} ms, ${mid('total')} ms in all (median of ${RUNS}; ${models})`]);
+    const short = [];
+    for (let i = 0; i < RUNS; i++) short.push(await attackView(page, 40));
+    rows.push([`Attack view latency, headless Chromium, CPU backend: tangent basis (k = 16, conv autoencoder) + 40-step PGD (the restricted batch of 4 at the search radius, then the plain attack) + the four views + a ${short[0].resolution} × ${short[0].resolution} slice and its two profiles`, `${mid('wallMs', short)} ms from the click to the drawn slice (median of ${RUNS}); in the page's timings: basis ${mid('basis', short)} ms, PGD ${mid('pgd', short)} ms, views in all ${mid('total', short)} ms, slice ${mid('slice', short)} ms; ${models}`]);
+    log('tfjs attack view');
+    page = await openPage(context, TFJS_URL);
+    await page.waitForSelector('#status[data-ready="true"]', { timeout: 60_000 });
+    const peer = await page.evaluate((o) => window.tfjsAttackView(o), { backend: 'wasm', runs: RUNS, steps: 40, resolution: 64 }).catch((e) => ({ error: String(e).split('\n')[0] }));
+    const f = (x) => x.toFixed(1);
+    rows.push(['Peer: attack view, headless Chromium, TensorFlow.js `wasm`: the same computation (decoder Jacobian by one backward pass of 784 copies of z, host QR, 40-step PGD batches of 4 and 1 with the same projections, the four views, 64 × 64 slice in 16-row pieces and two 161-point profiles), untrained weights of the same shapes, no drawing', peer.error ?? `${f(peer.total)} ms (median of ${RUNS}): basis ${f(peer.basis)} ms, PGD ${f(peer.pgd)} ms, views ${f(peer.views)} ms, slice ${f(peer.slice)} ms`]);
+    compare('Attack view (tangent basis k = 16 + 40-step PGD + four views + 64 × 64 slice), compute time, headless Chromium on the CPU', mid('total', short) + mid('slice', short), 'TensorFlow.js `wasm` (SIMD)', peer.error ?? peer.total, {
+      unit: 'ms',
+      higherIsBetter: false,
+      settings: `median of ${RUNS}; Dimple: the page's own timings (attack: basis + PGD + views; slice), burn Flex, wasm SIMD, ${models}; tfjs: bench/tfjs.mjs tfjsAttackView, the same shapes and steps with untrained weights (the cost does not depend on them); Dimple's wall time click to drawn slice, with drawing and yields: ${mid('wallMs', short)} ms`,
+    });
   } catch (e) {
     rows.push(['Attack view, headless Chromium, CPU backend', `not measured: ${e}`]);
   }
   log('browser toy worlds, CPU');
-  page = await openPage(context, server.url + '?backend=cpu');
+  page = await openPage(context, server.url + '?backend=cpu&pretrained=0');
   await waitReady(page);
   await toyRows(page, 'CPU backend');
   await context.close();
 
+  log('page open to the first four views');
+  const open = await openToViews(server.url);
+  rows.push([
+    open.pretrained ? 'Page open to the first four views (pretrained models, default attack), headless Chromium, CPU (no WebGPU adapter)' : 'Page open to ready (data loaded; the page shows no views before a model is trained), headless Chromium, CPU',
+    open.pretrained
+      ? `${round(open.views)} ms (median of ${RUNS} fresh profiles; ready to train at ${round(open.ready)} ms)`
+      : `${round(open.ready)} ms (median of ${RUNS} fresh profiles)`,
+  ]);
+
   log('browser WebGPU');
   context = await launch({ webgpu: true });
-  page = await openPage(context, server.url);
+  // No pretrained models: the page's first attack would run beside the training.
+  page = await openPage(context, server.url + '?pretrained=0');
   await waitReady(page, 180_000);
   const label = await byTestId(page, 'backend').innerText();
+  const adapter = label.replace('Backend: ', '');
+  let gpu = null;
   if (/WebGPU/.test(label)) {
-    const speed = await browserWindowSpeed(page, 30_000, 30_000);
-    rows.push([`Training, MLP batch 128, headless Chromium, ${label.replace('Backend: ', '')}`, `${Math.round(speed)} examples/s (steps counted over 30 s after a 30 s warm-up; SwiftShader is a CPU emulation of a GPU, so this is no measure of real WebGPU speed)`]);
-    page = await openPage(context, server.url);
+    gpu = await dimpleTrain(page, GPU_WINDOW).catch((e) => ({ error: String(e) }));
+    rows.push([`Training, MLP batch 128, headless Chromium, ${adapter}`, gpu.error ?? `${round(gpu.examplesPerSecond)} examples/s (steps timed over 30 s after a 30 s warm-up; SwiftShader is a CPU emulation of a GPU, so this is no measure of real WebGPU speed)`]);
+    page = await openPage(context, server.url + '?pretrained=0');
     await waitReady(page, 180_000);
-    await toyRows(page, label.replace('Backend: ', ''));
+    await toyRows(page, adapter);
   } else {
     rows.push(['Training, headless Chromium, WebGPU', `not measured: ${label}`]);
   }
+  log('tfjs webgpu');
+  page = await openPage(context, TFJS_URL);
+  tfjs.webgpu = await tfjsTrain(page, 'webgpu', { runs: 1, ...GPU_WINDOW });
+  rows.push([`Peer: training, MLP batch 128, headless Chromium, TensorFlow.js \`webgpu\` (${tfjs.webgpu.adapter ?? 'no adapter'})`, tfjs.webgpu.error ?? `${round(tfjs.webgpu.median)} examples/s (steps timed over 30 s after a 30 s warm-up)`]);
+  compare('Training, reference model and batch, headless Chromium on WebGPU', gpu ? gpu.error ?? gpu.examplesPerSecond : label, 'TensorFlow.js `webgpu`', tfjs.webgpu.error ?? tfjs.webgpu.median, {
+    unit: 'examples/s',
+    higherIsBetter: true,
+    settings: `${adapter}; steps (each with its loss readback) timed over 30 s after a 30 s warm-up, 1 run each; ${TFJS_SETTINGS}`,
+  });
   await context.close();
 } finally {
   await server.close();
+  await peerServer.close();
 }
 
 const dist = 'dist';
@@ -178,12 +410,52 @@ rows.push(['Release wasm (no wasm-opt), raw / gzipped', `${mb(size(join(dist, wa
 rows.push(['JavaScript glue, raw / gzipped', `${mb(size(join(dist, js)))} / ${mb(gz(join(dist, js)))}`]);
 const bundle = join('static', 'data', 'mnist-bundle.dmpl');
 rows.push(['MNIST bundle (12,000 train + 2,000 test), raw / gzipped', `${mb(size(bundle))} / ${mb(gz(bundle))}`]);
+const models = readdirSync(join(dist, 'models'), { recursive: true }).filter((f) => f.startsWith('mnist-') && f.endsWith('.dmplm'));
+const modelsGz = models.reduce((sum, f) => sum + gz(join(dist, 'models', f)), 0);
+if (models.length) rows.push([`Pretrained MNIST models (${models.join(', ')}), gzipped`, mb(modelsGz)]);
+// What the tfjs page loads to train on wasm and WebGPU, the two paths Dimple's page has: the
+// tfjs bundle (core, gradients, cpu and webgl backends, layers), the wasm backend with its
+// SIMD module, and the WebGPU backend.
+const TFJS_FILES = [
+  'node_modules/@tensorflow/tfjs/dist/tf.min.js',
+  'node_modules/@tensorflow/tfjs-backend-wasm/dist/tf-backend-wasm.min.js',
+  'node_modules/@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm-simd.wasm',
+  'node_modules/@tensorflow/tfjs-backend-webgpu/dist/tf-backend-webgpu.min.js',
+];
+const tfjsGz = TFJS_FILES.reduce((sum, f) => sum + gz(f), 0);
+rows.push(['Peer: TensorFlow.js 4.22 code for training on wasm and WebGPU (tf.min.js + tf-backend-wasm.min.js + its SIMD .wasm + tf-backend-webgpu.min.js), raw / gzipped', `${mb(TFJS_FILES.reduce((s, f) => s + size(f), 0))} / ${mb(tfjsGz)}`]);
+const dimpleGz = gz(join(dist, wasm)) + gz(join(dist, js));
+compare('Code download, gzipped', dimpleGz / 1e6, 'TensorFlow.js (tfjs + wasm and webgpu backends)', tfjsGz / 1e6, {
+  unit: 'MB',
+  higherIsBetter: false,
+  format: (x) => x.toFixed(2),
+  settings: 'Dimple: the release .wasm (no wasm-opt) + its JavaScript glue, the whole app (CPU and WebGPU backends, UI, plots); tfjs: only the library files its page loads to train on wasm and WebGPU, no app; gzip -9',
+});
+compare('Code + data download, gzipped', (dimpleGz + gz(bundle) + modelsGz) / 1e6, 'TensorFlow.js (tfjs + wasm and webgpu backends) + the same bundle', (tfjsGz + gz(bundle)) / 1e6, {
+  unit: 'MB',
+  higherIsBetter: false,
+  format: (x) => x.toFixed(2),
+  settings: 'as above, plus the MNIST bundle on both sides and, for Dimple, its pretrained models (the tfjs page ships none); gzip -9',
+});
 
 const md = `# Benchmarks
 
 Written by \`make bench\` on ${new Date().toISOString().slice(0, 10)}, on a machine with ${cpus().length} cores
 (${cpus()[0]?.model ?? 'unknown CPU'}). Rows come from one run; compare them with each other, not
-with runs on other machines. The reference workload is defined in PERFORMANCE.md.
+with runs on other machines. The machine is shared, so figures are noisy (a few tens of per
+cent between runs); the ratios, measured minutes apart in the same run, are the figures to
+read. The reference workload is defined in PERFORMANCE.md; bench/README.md says how the peers
+are run.
+
+## Against the peers
+
+Ratio = Dimple / peer; for speeds higher is better, for sizes lower is better.
+
+| what | Dimple | peer | peer's figure | Dimple / peer | settings |
+|---|---|---|---|---|---|
+${versus.map((v) => `| ${v.what} | ${v.dimple} | ${v.peerName} | ${v.peer} | ${v.ratio} | ${v.settings} |`).join('\n')}
+
+## Every row
 
 | what | measured |
 |---|---|
