@@ -6,9 +6,8 @@
 //! step at a time, like the classifier's [`super::train::Trainer`]: nothing here waits on the
 //! device. This module does not know about classifiers or attacks.
 
-use super::batch::DeviceSplit;
+use super::batch::{DeviceSplit, EpochCursor};
 use super::model::ImageShape;
-use super::rng::Rng;
 use burn::nn::conv::{Conv2d, Conv2dConfig, ConvTranspose2d, ConvTranspose2dConfig};
 use burn::nn::{Linear, LinearConfig, PaddingConfig2d};
 use burn::optim::{AdamConfig, GradientsParams, ModuleOptimizer};
@@ -367,10 +366,7 @@ pub struct AutoencoderTrainer {
     model: Autoencoder,
     optim: ModuleOptimizer,
     train: DeviceSplit,
-    rng: Rng,
-    order: Vec<usize>,
-    epoch: usize,
-    cursor: usize,
+    batches: EpochCursor,
 }
 
 impl AutoencoderTrainer {
@@ -390,18 +386,12 @@ impl AutoencoderTrainer {
         let device = device.clone().autodiff();
         device.seed(config.seed);
         let model = Autoencoder::new(config.kind, config.latent, shape, &device)?;
-        let mut rng = Rng::new(config.seed);
-        let mut order: Vec<usize> = (0..train.len()).collect();
-        rng.shuffle(&mut order);
         Ok(Self {
             optim: AdamConfig::new().init(),
+            batches: EpochCursor::new(train.len(), config.batch_size, config.epochs, config.seed),
             config,
             model,
             train: train.clone(),
-            rng,
-            order,
-            epoch: 0,
-            cursor: 0,
         })
     }
 
@@ -410,60 +400,55 @@ impl AutoencoderTrainer {
         &self.config
     }
 
+    /// Where the run stands: epochs, steps, whether it is done.
+    pub fn batches(&self) -> &EpochCursor {
+        &self.batches
+    }
+
     /// Optimiser steps in one epoch (the last batch may be smaller).
     pub fn steps_per_epoch(&self) -> usize {
-        self.order.len().div_ceil(self.config.batch_size)
+        self.batches.steps_per_epoch()
     }
 
     /// Optimiser steps in the whole run.
     pub fn total_steps(&self) -> usize {
-        self.steps_per_epoch() * self.config.epochs
+        self.batches.total_steps()
     }
 
     /// Steps taken so far.
     pub fn steps_done(&self) -> usize {
-        self.epoch * self.steps_per_epoch() + self.cursor.div_ceil(self.config.batch_size)
+        self.batches.steps_done()
     }
 
     /// The current epoch (from 0); equals `config.epochs` when the run is over.
     pub fn epoch(&self) -> usize {
-        self.epoch
+        self.batches.epoch()
     }
 
     /// Whether every epoch has been trained.
     pub fn is_done(&self) -> bool {
-        self.epoch >= self.config.epochs
+        self.batches.is_done()
     }
 
     /// Whether the last step completed an epoch.
     pub fn at_epoch_start(&self) -> bool {
-        self.cursor == 0
+        self.batches.at_epoch_start()
     }
 
     /// One Adam step on the next mini-batch. Panics if the run is over.
     pub fn step(&mut self) -> AutoencoderStep {
-        assert!(!self.is_done(), "training run is over");
-        let (epoch, step) = (self.epoch, self.cursor / self.config.batch_size);
-        let end = (self.cursor + self.config.batch_size).min(self.order.len());
-        let (images, _) = self.train.gather(&self.order[self.cursor..end]);
+        let batch = self.batches.next_batch();
+        let (images, _) = self.train.gather(&batch.indices);
         let loss = reconstruction_loss(&self.model, images.autodiff());
         let metrics = loss.clone().detach().without_autodiff();
         let grads = GradientsParams::from_grads(loss.backward(), &self.model);
         self.model = self
             .optim
             .step(self.config.learning_rate, self.model.clone(), grads);
-
-        let examples = end - self.cursor;
-        self.cursor = end;
-        if self.cursor == self.order.len() {
-            self.cursor = 0;
-            self.epoch += 1;
-            self.rng.shuffle(&mut self.order);
-        }
         AutoencoderStep {
-            epoch,
-            step,
-            examples,
+            epoch: batch.epoch,
+            step: batch.step,
+            examples: batch.indices.len(),
             metrics,
         }
     }

@@ -4,6 +4,7 @@
 //! index, so a training step moves no image data between host and device.
 
 use super::dataset::{Dataset, Split};
+use super::rng::Rng;
 use burn::prelude::*;
 
 /// A dataset split resident on a device.
@@ -112,9 +113,128 @@ pub fn labels_to_tensor(labels: &[u8], device: &Device) -> Tensor<1, Int> {
     Tensor::from_data(TensorData::new(values, [labels.len()]), device)
 }
 
+/// Where a training run stands in its mini-batches: a seeded shuffle of the split, reshuffled
+/// at every epoch, cut into batches of `batch_size` (the last one of an epoch may be smaller).
+/// Both trainers (classifier and autoencoder) step through their data with one.
+#[derive(Clone, Debug)]
+pub struct EpochCursor {
+    rng: Rng,
+    order: Vec<usize>,
+    batch_size: usize,
+    epochs: usize,
+    epoch: usize,
+    cursor: usize,
+}
+
+/// The examples of one mini-batch and where it lies in the run.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Batch {
+    /// Epoch of this batch, from 0.
+    pub epoch: usize,
+    /// Step within the epoch, from 0.
+    pub step: usize,
+    /// Indices into the split.
+    pub indices: Vec<usize>,
+}
+
+impl EpochCursor {
+    /// A run of `epochs` over `len` examples, the order drawn from `seed`.
+    pub fn new(len: usize, batch_size: usize, epochs: usize, seed: u64) -> Self {
+        let mut rng = Rng::new(seed);
+        let mut order: Vec<usize> = (0..len).collect();
+        rng.shuffle(&mut order);
+        Self {
+            rng,
+            order,
+            batch_size: batch_size.max(1),
+            epochs,
+            epoch: 0,
+            cursor: 0,
+        }
+    }
+
+    /// Batches in one epoch.
+    pub fn steps_per_epoch(&self) -> usize {
+        self.order.len().div_ceil(self.batch_size)
+    }
+
+    /// Batches in the whole run.
+    pub fn total_steps(&self) -> usize {
+        self.steps_per_epoch() * self.epochs
+    }
+
+    /// Batches taken so far.
+    pub fn steps_done(&self) -> usize {
+        self.epoch * self.steps_per_epoch() + self.cursor.div_ceil(self.batch_size)
+    }
+
+    /// The current epoch (from 0); equals the number of epochs when the run is over.
+    pub fn epoch(&self) -> usize {
+        self.epoch
+    }
+
+    /// Whether every epoch has been taken.
+    pub fn is_done(&self) -> bool {
+        self.epoch >= self.epochs
+    }
+
+    /// Whether the last batch completed an epoch (or none was taken yet).
+    pub fn at_epoch_start(&self) -> bool {
+        self.cursor == 0
+    }
+
+    /// The next batch; the order is reshuffled after the last batch of an epoch. Panics if the
+    /// run is over.
+    pub fn next_batch(&mut self) -> Batch {
+        assert!(!self.is_done(), "training run is over");
+        let (epoch, step) = (self.epoch, self.cursor / self.batch_size);
+        let end = (self.cursor + self.batch_size).min(self.order.len());
+        let indices = self.order[self.cursor..end].to_vec();
+        self.cursor = end;
+        if self.cursor == self.order.len() {
+            self.cursor = 0;
+            self.epoch += 1;
+            self.rng.shuffle(&mut self.order);
+        }
+        Batch {
+            epoch,
+            step,
+            indices,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_epoch_cursor_visits_every_example_once_an_epoch_in_a_new_order() {
+        let mut run = EpochCursor::new(10, 4, 3, 7);
+        assert_eq!((run.steps_per_epoch(), run.total_steps()), (3, 9));
+        let mut epochs: Vec<Vec<usize>> = vec![Vec::new(); 3];
+        let mut sizes = Vec::new();
+        while !run.is_done() {
+            let before = run.steps_done();
+            let batch = run.next_batch();
+            assert_eq!(run.steps_done(), before + 1);
+            assert_eq!(batch.step, before % 3);
+            sizes.push(batch.indices.len());
+            epochs[batch.epoch].extend(batch.indices);
+            assert_eq!(run.at_epoch_start(), batch.step == 2);
+        }
+        assert_eq!(sizes, [4, 4, 2, 4, 4, 2, 4, 4, 2]);
+        for order in &epochs {
+            let mut sorted = order.clone();
+            sorted.sort_unstable();
+            assert_eq!(sorted, (0..10).collect::<Vec<_>>());
+        }
+        assert_ne!(epochs[0], epochs[1], "reshuffled between epochs");
+        // The same seed gives the same batches; another seed another order.
+        let first = |seed| EpochCursor::new(10, 10, 1, seed).next_batch().indices;
+        assert_eq!(first(7), epochs[0]);
+        assert_ne!(first(8), epochs[0]);
+    }
 
     #[test]
     fn translate_moves_each_image_by_its_own_offset_and_fills_with_zero() {

@@ -13,7 +13,7 @@
 //! bundle's 2,000 test digits this gives the MLP about 93% after one epoch and 97% after ten,
 //! the CNN about 98.5% after ten.
 
-use super::batch::{DeviceSplit, translate};
+use super::batch::{DeviceSplit, EpochCursor, translate};
 use super::model::{Classifier, ClassifierKind, ImageShape, count_correct, cross_entropy};
 use super::rng::Rng;
 use burn::module::{ModuleMapper, ModuleVisitor, Param, ParamId};
@@ -184,17 +184,14 @@ pub struct Trainer {
     model: Classifier,
     optim: ModuleOptimizer,
     train: DeviceSplit,
-    rng: Rng,
-    /// Draws the augmentation shifts; separate from `rng` so augmentation leaves the order of
-    /// the batches alone.
+    batches: EpochCursor,
+    /// Draws the augmentation shifts; separate from the batch order's generator, so
+    /// augmentation leaves the order of the batches alone.
     augment_rng: Rng,
     shape: ImageShape,
     /// Moving average of the weights, without autodiff; `None` before the first step or when
     /// averaging is off.
     average: Option<Classifier>,
-    order: Vec<usize>,
-    epoch: usize,
-    cursor: usize,
 }
 
 impl Trainer {
@@ -210,22 +207,17 @@ impl Trainer {
         device.seed(config.seed);
         let model = Classifier::new(config.model, shape, &device);
         let train = train.clone();
-        let mut rng = Rng::new(config.seed);
-        let mut order: Vec<usize> = (0..train.len()).collect();
-        rng.shuffle(&mut order);
+        let batches = EpochCursor::new(train.len(), config.batch_size, config.epochs, config.seed);
         let augment_rng = Rng::new(config.seed ^ 0xa076_1d64_78bd_642f);
         Self {
             optim: AdamConfig::new().init(),
             config,
             model,
             train,
-            rng,
+            batches,
             augment_rng,
             shape,
             average: None,
-            order,
-            epoch: 0,
-            cursor: 0,
         }
     }
 
@@ -234,34 +226,39 @@ impl Trainer {
         &self.config
     }
 
+    /// Where the run stands: epochs, steps, whether it is done.
+    pub fn batches(&self) -> &EpochCursor {
+        &self.batches
+    }
+
     /// Optimiser steps in one epoch (the last batch may be smaller).
     pub fn steps_per_epoch(&self) -> usize {
-        self.order.len().div_ceil(self.config.batch_size)
+        self.batches.steps_per_epoch()
     }
 
     /// Optimiser steps in the whole run.
     pub fn total_steps(&self) -> usize {
-        self.steps_per_epoch() * self.config.epochs
+        self.batches.total_steps()
     }
 
     /// Steps taken so far.
     pub fn steps_done(&self) -> usize {
-        self.epoch * self.steps_per_epoch() + self.cursor.div_ceil(self.config.batch_size)
+        self.batches.steps_done()
     }
 
     /// The current epoch (from 0); equals `config.epochs` when the run is over.
     pub fn epoch(&self) -> usize {
-        self.epoch
+        self.batches.epoch()
     }
 
     /// Whether every epoch has been trained.
     pub fn is_done(&self) -> bool {
-        self.epoch >= self.config.epochs
+        self.batches.is_done()
     }
 
     /// Whether the last step completed an epoch.
     pub fn at_epoch_start(&self) -> bool {
-        self.cursor == 0
+        self.batches.at_epoch_start()
     }
 
     /// The learning rate of the next step.
@@ -270,7 +267,7 @@ impl Trainer {
             * self
                 .config
                 .schedule
-                .factor(self.steps_done(), self.total_steps())
+                .factor(self.steps_done(), self.batches.total_steps())
     }
 
     /// One Adam step on the next mini-batch. Panics if the run is over.
@@ -287,11 +284,10 @@ impl Trainer {
         &mut self,
         replace: impl FnOnce(&Classifier, Tensor<2>, Tensor<1, Int>) -> Tensor<2>,
     ) -> StepOutput {
-        assert!(!self.is_done(), "training run is over");
-        let (epoch, step) = (self.epoch, self.cursor / self.config.batch_size);
         let learning_rate = self.learning_rate();
-        let end = (self.cursor + self.config.batch_size).min(self.order.len());
-        let (images, labels) = self.train.gather(&self.order[self.cursor..end]);
+        let before = self.batches.steps_done();
+        let batch = self.batches.next_batch();
+        let (images, labels) = self.train.gather(&batch.indices);
         let images = self.augment(images);
         let images = replace(&self.model.valid(), images, labels.clone());
         let logits = self.model.forward(images.autodiff());
@@ -300,19 +296,11 @@ impl Trainer {
         let metrics = Tensor::cat(vec![loss.clone().detach(), correct], 0).without_autodiff();
         let grads = GradientsParams::from_grads(loss.backward(), &self.model);
         self.model = self.optim.step(learning_rate, self.model.clone(), grads);
-        self.update_average();
-
-        let examples = end - self.cursor;
-        self.cursor = end;
-        if self.cursor == self.order.len() {
-            self.cursor = 0;
-            self.epoch += 1;
-            self.rng.shuffle(&mut self.order);
-        }
+        self.update_average(before);
         StepOutput {
-            epoch,
-            step,
-            examples,
+            epoch: batch.epoch,
+            step: batch.step,
+            examples: batch.indices.len(),
             metrics,
         }
     }
@@ -333,13 +321,13 @@ impl Trainer {
         translate(images, &shifts, self.shape.height, self.shape.width)
     }
 
-    /// Moves the weight average towards the weights just updated (see
-    /// [`TrainConfig::ema_decay`]). Called before the step advances the cursor.
-    fn update_average(&mut self) {
+    /// Moves the weight average towards the weights just updated by the step that had `before`
+    /// steps before it (see [`TrainConfig::ema_decay`]).
+    fn update_average(&mut self, before: usize) {
         if self.config.ema_decay == 0.0 {
             return;
         }
-        let t = self.steps_done() as f64;
+        let t = before as f64;
         let decay = self.config.ema_decay.min((1.0 + t) / (10.0 + t)) as f32;
         self.average = Some(match self.average.take() {
             None => self.model.valid(),
