@@ -245,7 +245,7 @@ impl DynamicsOutcome {
         );
         report.notes = vec![
             "Distances are means over the probes the classifier gets right at that checkpoint and whose attack flipped within the radius; 'flipped' counts them, failures stay in 'probes correct'.".into(),
-            "A boundary clinging to the manifold has a gradient orthogonal to it: the tangent share falls towards or below √(k/n).".into(),
+            "The Dimpled Manifold Model predicts clinging: a boundary lying along the manifold has a gradient orthogonal to it, so the tangent share falls towards or below √(k/n).".into(),
         ];
         report
     }
