@@ -6,6 +6,7 @@ mod backend;
 mod browser;
 mod data;
 mod draw;
+mod experiments;
 mod fields;
 mod gallery;
 mod lab;
@@ -119,6 +120,7 @@ fn App() -> impl IntoView {
             <AttackPanel lab load notices selected attacked pretrained/>
             <slice::SlicePanel lab load notices attacked/>
             <toy::ToyPanel lab load notices/>
+            <experiments::ExperimentsPanel lab load notices/>
         </main>
     }
 }

@@ -612,3 +612,219 @@ pub fn class_map(canvas: &HtmlCanvasElement, map: &ClassMap<'_>) -> Result<(), S
     }
     Ok(())
 }
+
+/// How [`series_chart`] draws its series.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum SeriesStyle<'a> {
+    /// Lines through the points; a series with `dots` also marks each point.
+    Lines,
+    /// Each point is one bin, (centre, count), `bin_width` wide, drawn as a tinted step
+    /// outline, so that several overlapping histograms stay readable.
+    Histogram { bin_width: f64 },
+    /// Each point is (category index, value); the series' bars stand side by side in each
+    /// category, which is named under its group.
+    Bars { categories: &'a [String] },
+}
+
+/// Draws `series` as lines, histograms or grouped bars filling `canvas` (HiDPI), with axis
+/// titles given at run time (the charts of experiment reports). The x range fits the data
+/// (for histograms, the bins up to the last non-empty one); the y range starts at 0 and leaves
+/// room above the data for the legend at `legend`.
+pub fn series_chart(
+    canvas: &HtmlCanvasElement,
+    style: SeriesStyle<'_>,
+    x_label: &str,
+    y_label: &str,
+    series: &[Series],
+    legend: SeriesLabelPosition,
+) -> Result<(), String> {
+    let dpr = fit_to_screen(canvas);
+    let px = |v: f64| (v * dpr).round() as u32;
+    let (fg, bg, grid) = if dark_scheme() {
+        (
+            RGBColor(236, 236, 240),
+            RGBColor(31, 31, 35),
+            RGBColor(70, 70, 80),
+        )
+    } else {
+        (
+            RGBColor(29, 29, 31),
+            RGBColor(255, 255, 255),
+            RGBColor(225, 225, 230),
+        )
+    };
+    let root = MeasuredCanvas::new(canvas)
+        .ok_or("canvas has no 2-D context")?
+        .into_drawing_area();
+    root.fill(&bg).map_err(|e| e.to_string())?;
+
+    let finite = || {
+        series
+            .iter()
+            .flat_map(|s| s.points.iter().copied())
+            .filter(|p| p.0.is_finite() && p.1.is_finite())
+    };
+    let bounds = |values: &mut dyn Iterator<Item = f64>| {
+        values.fold(None, |b: Option<(f64, f64)>, v| {
+            Some(b.map_or((v, v), |(lo, hi)| (lo.min(v), hi.max(v))))
+        })
+    };
+    let (x_lo, x_hi) = match style {
+        SeriesStyle::Lines => bounds(&mut finite().map(|p| p.0)).unwrap_or((0.0, 1.0)),
+        SeriesStyle::Histogram { bin_width } => {
+            let half = bin_width / 2.0;
+            let first = bounds(&mut finite().map(|p| p.0)).map_or(0.0, |b| b.0 - half);
+            // Up to one empty bin past the last non-empty one.
+            let last = bounds(&mut finite().filter(|p| p.1 > 0.0).map(|p| p.0))
+                .map_or(first + 2.0 * half, |b| b.1 + 3.0 * half);
+            (first, last)
+        }
+        SeriesStyle::Bars { categories } => (-0.5, categories.len().max(1) as f64 - 0.5),
+    };
+    let x_hi = if x_hi > x_lo { x_hi } else { x_lo + 1.0 };
+    let (y_lo, y_hi) = bounds(&mut finite().map(|p| p.1)).unwrap_or((0.0, 1.0));
+    let room = if matches!(style, SeriesStyle::Lines) {
+        1.08
+    } else {
+        1.3
+    };
+    let (y_lo, y_hi) = (y_lo.min(0.0), (y_hi * room).max(y_lo.min(0.0) + 1e-6));
+
+    let font = |size: f64| ("sans-serif", size * dpr).into_font().color(&fg);
+    let mut chart = ChartBuilder::on(&root)
+        .margin(px(8.0))
+        .x_label_area_size(px(34.0))
+        .y_label_area_size(px(52.0))
+        .build_cartesian_2d(x_lo..x_hi, y_lo..y_hi)
+        .map_err(|e| e.to_string())?;
+    // Category names under their groups; the first word of each when they would not fit.
+    let names: Vec<String> = match style {
+        SeriesStyle::Bars { categories } => {
+            let width = f64::from(canvas.client_width().max(1)) - 60.0;
+            let chars: usize = categories.iter().map(|c| c.chars().count() + 2).sum();
+            categories
+                .iter()
+                .map(|c| {
+                    if chars as f64 * 6.5 > width {
+                        c.split_whitespace().next().unwrap_or_default().to_string()
+                    } else {
+                        c.clone()
+                    }
+                })
+                .collect()
+        }
+        _ => Vec::new(),
+    };
+    let category = |x: &f64| {
+        let i = x.round();
+        if (x - i).abs() < 1e-6 && i >= 0.0 {
+            names.get(i as usize).cloned().unwrap_or_default()
+        } else {
+            String::new()
+        }
+    };
+    let mut mesh = chart.configure_mesh();
+    mesh.x_desc(x_label)
+        .y_desc(y_label)
+        .label_style(font(11.0))
+        .axis_desc_style(font(12.0))
+        .axis_style(ShapeStyle::from(&fg).stroke_width(px(1.0)))
+        .light_line_style(TRANSPARENT)
+        .bold_line_style(ShapeStyle::from(&grid).stroke_width(px(1.0)))
+        .y_labels(6);
+    if let SeriesStyle::Bars { categories } = style {
+        mesh.disable_x_mesh()
+            .x_labels(categories.len() + 1)
+            .x_label_formatter(&category);
+    } else {
+        mesh.x_labels(6);
+    }
+    mesh.draw().map_err(|e| e.to_string())?;
+
+    let groups = series.len().max(1) as f64;
+    for (k, s) in series.iter().enumerate() {
+        let color = s.color;
+        let line = ShapeStyle::from(&color).stroke_width(px(2.0));
+        let points: Vec<(f64, f64)> = s
+            .points
+            .iter()
+            .copied()
+            .filter(|p| p.0.is_finite() && p.1.is_finite())
+            .collect();
+        let drawn = match style {
+            SeriesStyle::Lines => {
+                if s.dots {
+                    let r = px(3.0);
+                    chart
+                        .draw_series(points.iter().map(|&p| Circle::new(p, r, color.filled())))
+                        .map_err(|e| e.to_string())?;
+                }
+                chart
+                    .draw_series(LineSeries::new(points.clone(), line))
+                    .map_err(|e| e.to_string())?
+            }
+            SeriesStyle::Histogram { bin_width } => {
+                let half = bin_width / 2.0;
+                chart
+                    .draw_series(points.iter().filter(|p| p.1 > 0.0).map(|&(x, c)| {
+                        Rectangle::new([(x - half, 0.0), (x + half, c)], color.mix(0.18).filled())
+                    }))
+                    .map_err(|e| e.to_string())?;
+                let mut outline = Vec::with_capacity(2 * points.len() + 2);
+                if let Some(first) = points.first() {
+                    outline.push((first.0 - half, 0.0));
+                }
+                for &(x, c) in &points {
+                    outline.extend([(x - half, c), (x + half, c)]);
+                }
+                if let Some(last) = points.last() {
+                    outline.push((last.0 + half, 0.0));
+                }
+                chart
+                    .draw_series(std::iter::once(PathElement::new(outline, line)))
+                    .map_err(|e| e.to_string())?
+            }
+            SeriesStyle::Bars { .. } => {
+                // Each category's group takes 80% of its slot, shared by the series.
+                let width = 0.8 / groups;
+                let offset = -0.4 + width * k as f64;
+                chart
+                    .draw_series(points.iter().map(|&(i, v)| {
+                        Rectangle::new(
+                            [(i + offset, 0.0), (i + offset + width * 0.92, v)],
+                            color.filled(),
+                        )
+                    }))
+                    .map_err(|e| e.to_string())?
+            }
+        };
+        let w = px(16.0) as i32;
+        let h = px(5.0) as i32;
+        let bars = !matches!(style, SeriesStyle::Lines);
+        drawn.label(s.name.clone()).legend(move |(x, y)| {
+            if bars {
+                EmptyElement::at((x, y))
+                    + Rectangle::new([(0, -h), (w, h)], color.mix(0.6).filled())
+                    + PathElement::new(vec![(0, 0), (w, 0)], ShapeStyle::from(&color))
+            } else {
+                EmptyElement::at((x, y))
+                    + Rectangle::new([(0, 0), (0, 0)], TRANSPARENT)
+                    + PathElement::new(
+                        vec![(0, 0), (w, 0)],
+                        ShapeStyle::from(&color).stroke_width(2),
+                    )
+            }
+        });
+    }
+    if !series.is_empty() {
+        chart
+            .configure_series_labels()
+            .label_font(font(11.0))
+            .background_style(bg.mix(0.85))
+            .border_style(grid)
+            .position(legend)
+            .draw()
+            .map_err(|e| e.to_string())?;
+    }
+    root.present().map_err(|e| e.to_string())
+}

@@ -1,0 +1,289 @@
+//! A finished experiment on the page: its provenance (dataset, models, settings), its tables,
+//! its charts on canvases and the CSV and JSON exports, all from the experiment's
+//! [`Report`], the same one the command line prints.
+
+use super::catalogue::Which;
+use crate::ml::experiments::report::{Cell, Chart, ChartKind, Report, Table};
+use crate::web::browser::{describe, sleep};
+use crate::web::plot::{PALETTE, Series, SeriesStyle, series_chart};
+use leptos::html::Canvas;
+use leptos::prelude::*;
+use leptos::task::spawn_local;
+use plotters::prelude::{RGBColor, SeriesLabelPosition};
+use std::sync::Arc;
+use wasm_bindgen::{JsCast, JsValue};
+
+/// A finished run of an experiment.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Finished {
+    pub which: Which,
+    /// The panel's run counter.
+    pub run: u32,
+    /// The dataset's name for a reader ("MNIST") and for file names ("mnist").
+    pub dataset: String,
+    pub dataset_id: String,
+    /// Which models produced it, in one line.
+    pub provenance: String,
+    /// With the page's settings and timings added.
+    pub report: Report,
+    /// Wall time, pauses for the browser included.
+    pub wall_seconds: f64,
+}
+
+impl Finished {
+    fn file_name(&self, extension: &str) -> String {
+        format!(
+            "dimple-{}-{}-run{}.{extension}",
+            self.which.id(),
+            self.dataset_id,
+            self.run
+        )
+    }
+}
+
+/// A colour per series; reference lines (√(k/n), chance) in grey.
+fn colour(index: usize, name: &str) -> RGBColor {
+    if name.starts_with('√') || name == "chance" {
+        RGBColor(128, 128, 128)
+    } else {
+        PALETTE[index % PALETTE.len()]
+    }
+}
+
+/// Where the legend covers least: below the curves when they end high, above them otherwise.
+fn legend_position(chart: &Chart) -> SeriesLabelPosition {
+    if chart.kind != ChartKind::Line {
+        return SeriesLabelPosition::UpperRight;
+    }
+    let ys: Vec<f64> = chart
+        .series
+        .iter()
+        .flat_map(|s| s.points.iter().map(|p| p.1))
+        .filter(|y| y.is_finite())
+        .collect();
+    let (lo, hi) = ys.iter().fold((0.0f64, f64::NEG_INFINITY), |(lo, hi), &y| {
+        (lo.min(y), hi.max(y))
+    });
+    let ends: Vec<f64> = chart
+        .series
+        .iter()
+        .filter_map(|s| s.points.last().map(|p| p.1))
+        .filter(|y| y.is_finite())
+        .collect();
+    let mean_end = ends.iter().sum::<f64>() / ends.len().max(1) as f64;
+    if hi > lo && mean_end > (lo + hi) / 2.0 {
+        SeriesLabelPosition::LowerRight
+    } else {
+        SeriesLabelPosition::UpperRight
+    }
+}
+
+/// Draws one of the report's charts on `canvas`.
+fn draw_chart(canvas: &web_sys::HtmlCanvasElement, chart: &Chart) -> Result<(), String> {
+    let series: Vec<Series> = chart
+        .series
+        .iter()
+        .enumerate()
+        .map(|(i, s)| Series {
+            name: s.name.clone(),
+            color: colour(i, &s.name),
+            points: s.points.clone(),
+            dots: chart.kind == ChartKind::Line && s.points.len() <= 12,
+        })
+        .collect();
+    let style = match chart.kind {
+        ChartKind::Line => SeriesStyle::Lines,
+        ChartKind::Histogram { bin_width } => SeriesStyle::Histogram { bin_width },
+        ChartKind::Bars => SeriesStyle::Bars {
+            categories: &chart.categories,
+        },
+    };
+    series_chart(
+        canvas,
+        style,
+        &chart.x_label,
+        &chart.y_label,
+        &series,
+        legend_position(chart),
+    )
+}
+
+/// Offers `text` as a file download named `name`: a Blob behind an object URL, clicked through
+/// a temporary `<a download>`.
+fn download(name: &str, text: &str) -> Result<(), String> {
+    let parts = js_sys::Array::of1(&JsValue::from_str(text));
+    let blob = web_sys::Blob::new_with_str_sequence(&parts).map_err(|e| describe(&e))?;
+    let url = web_sys::Url::create_object_url_with_blob(&blob).map_err(|e| describe(&e))?;
+    let document = web_sys::window()
+        .and_then(|w| w.document())
+        .ok_or("no document")?;
+    let body = document.body().ok_or("no document body")?;
+    let link = document.create_element("a").map_err(|e| describe(&e))?;
+    let set = |k: &str, v: &str| link.set_attribute(k, v).map_err(|e| describe(&e));
+    set("href", &url)?;
+    set("download", name)?;
+    set("hidden", "")?;
+    body.append_child(&link).map_err(|e| describe(&e))?;
+    link.unchecked_ref::<web_sys::HtmlElement>().click();
+    link.remove();
+    // The download has started from the URL by now; free it a little later.
+    spawn_local(async move {
+        sleep(10_000).await;
+        let _ = web_sys::Url::revoke_object_url(&url);
+    });
+    Ok(())
+}
+
+/// One table cell: numbers carry their exact value in `data-value` ("inf" for ∞, empty when
+/// missing).
+fn cell_view(cell: &Cell) -> impl IntoView + use<> {
+    let (class, value) = match cell {
+        // Shares ("92.3%") align with the numbers.
+        Cell::Text(t) if t.ends_with('%') && t[..t.len() - 1].parse::<f64>().is_ok() => {
+            ("num", None)
+        }
+        Cell::Text(_) => ("", None),
+        Cell::Number { value, .. } if value.is_infinite() => ("num", Some("inf".to_string())),
+        Cell::Number { value, .. } => ("num", Some(value.to_string())),
+        Cell::Missing => ("num missing", Some(String::new())),
+    };
+    view! { <td class=class data-value=value>{cell.display()}</td> }
+}
+
+fn table_view(table: &Table, testid: &'static str) -> impl IntoView + use<> {
+    let columns = table
+        .columns
+        .iter()
+        .map(|c| view! { <th scope="col">{c.clone()}</th> })
+        .collect_view();
+    let rows = table
+        .rows
+        .iter()
+        .map(|row| view! { <tr>{row.iter().map(cell_view).collect_view()}</tr> })
+        .collect_view();
+    // The title stays put above a table that scrolls sideways on a narrow screen.
+    let title_id = format!("exp-table-{}", table.id);
+    view! {
+        <p class="exp-table-title" id=title_id.clone()>{table.title.clone()}</p>
+        <div class="exp-table-wrap" tabindex="0" role="region" aria-labelledby=title_id.clone()>
+            <table class="exp-table" data-testid=testid data-table=table.id.clone() aria-labelledby=title_id.clone()>
+                <thead><tr>{columns}</tr></thead>
+                <tbody>{rows}</tbody>
+            </table>
+        </div>
+    }
+}
+
+/// The result of one run: provenance, tables, charts, notes and exports.
+#[component]
+pub fn ResultView(
+    result: Arc<Finished>,
+    resized: RwSignal<u32>,
+    /// Where export failures are reported.
+    on_error: Callback<String>,
+) -> impl IntoView {
+    let report = &result.report;
+    let which = result.which;
+    let summary: Vec<&Table> = report.tables.iter().filter(|t| !t.detail).collect();
+    let tables = summary
+        .iter()
+        .enumerate()
+        .map(|(i, t)| {
+            table_view(
+                t,
+                if i == 0 {
+                    which.table_testid()
+                } else {
+                    "exp-table"
+                },
+            )
+        })
+        .collect_view();
+    let details: Vec<String> = report
+        .tables
+        .iter()
+        .filter(|t| t.detail)
+        .map(|t| {
+            let rows = t.rows.len();
+            let plural = if rows == 1 { "" } else { "s" };
+            format!("{} ({rows} row{plural})", t.title.to_lowercase())
+        })
+        .collect();
+
+    let canvases: Vec<NodeRef<Canvas>> = report.charts.iter().map(|_| NodeRef::new()).collect();
+    let figures = report
+        .charts
+        .iter()
+        .zip(&canvases)
+        .map(|(chart, node)| {
+            view! {
+                <figure class="exp-figure">
+                    <canvas node_ref=*node class="exp-plot" data-testid="exp-plot" data-chart=chart.id.clone()
+                        role="img" aria-label=chart.title.clone()></canvas>
+                    <figcaption>{chart.title.clone()}</figcaption>
+                </figure>
+            }
+        })
+        .collect_view();
+    let drawn = result.clone();
+    Effect::new(move || {
+        resized.track();
+        for (chart, node) in drawn.report.charts.iter().zip(&canvases) {
+            if let Some(canvas) = node.get()
+                && let Err(e) = draw_chart(&canvas, chart)
+            {
+                leptos::logging::warn!("experiment chart {}: {e}", chart.id);
+            }
+        }
+    });
+
+    let export = move |result: &Finished, extension: &str| {
+        let text = match extension {
+            "csv" => result.report.to_csv(),
+            _ => result.report.to_json(),
+        };
+        if let Err(e) = download(&result.file_name(extension), &text) {
+            on_error.run(format!("The {extension} export failed: {e}"));
+        }
+    };
+    let (for_csv, for_json) = (result.clone(), result.clone());
+    let settings = report
+        .settings
+        .iter()
+        .map(|(name, value)| view! { <li><span class="name">{format!("{name}:")}</span>" " {value.clone()}</li> })
+        .collect_view();
+    let notes = report
+        .notes
+        .iter()
+        .map(|n| view! { <li>{n.clone()}</li> })
+        .collect_view();
+    let timing = format!(
+        "{:.1} s of compute ({:.1} s with the pauses that keep the page responsive)",
+        report.wall_seconds(),
+        result.wall_seconds
+    );
+
+    view! {
+        <article class="exp-result" data-testid="exp-result" data-experiment=which.id()
+            data-dataset=result.dataset_id.clone() data-run=result.run aria-labelledby="exp-result-title">
+            <h3 id="exp-result-title">{format!("{} on {}", report.title, result.dataset)}</h3>
+            <p class="exp-provenance" data-testid="exp-provenance">
+                {format!("Run {}: {}. {timing}.", result.run, result.provenance)}
+            </p>
+            <div class="buttons exp-exports">
+                <button data-testid="exp-export-csv" on:click=move |_| export(&for_csv, "csv")>"Export CSV"</button>
+                <button data-testid="exp-export-json" on:click=move |_| export(&for_json, "json")>"Export JSON"</button>
+            </div>
+            {tables}
+            {(!details.is_empty()).then(|| view! {
+                <p class="explain small">{format!("In the CSV and JSON exports too: {}.", details.join(", "))}</p>
+            })}
+            <div class="exp-figures">{figures}</div>
+            <ul class="exp-notes">{notes}</ul>
+            <details class="exp-settings">
+                <summary>"Settings"</summary>
+                <ul>{settings}</ul>
+            </details>
+        </article>
+    }
+}
