@@ -11,7 +11,7 @@ use super::draw::{DrawPad, UploadPicture};
 use super::fields::NumberField;
 use super::lab::{LabStore, LoadState, Notices, notify};
 use super::plot::{diverging_gradient_css, diverging_heatmap, probability_bars, unit_image};
-use super::pretrained::Pretrained;
+use super::pretrained::{StartingModels, StartingSignal};
 use super::slice::{Attacked, AttackedSignal};
 use crate::ml::attack::{
     AttackConfig, AttackJob, AttackResult, AttackStep, Norm, PgdRun, Restriction, Subspace,
@@ -172,9 +172,10 @@ pub fn AttackPanel(
     selected: RwSignal<Option<usize>>,
     /// Set to the image, d and its two parts each time an attack finishes (for the slice).
     attacked: AttackedSignal,
-    /// The shipped models: once installed, the first test digit is attacked at once, so a
-    /// first visit shows the four views without training.
-    pretrained: RwSignal<Option<Pretrained>>,
+    /// The models installed without training (shipped, or saved in this browser): once both
+    /// are there, the first test digit is attacked at once, so a visit shows the four views
+    /// without training.
+    starting: StartingSignal,
 ) -> impl IntoView {
     let defaults = AttackConfig::default();
     let settings = Settings {
@@ -297,7 +298,13 @@ pub fn AttackPanel(
     let run = move |_| launch();
     let auto_attacked = StoredValue::new(false);
     Effect::new(move || {
-        if pretrained.get().is_none() || load.get() != LoadState::Ready || auto_attacked.get_value()
+        if starting.with(StartingModels::is_empty)
+            || load.get() != LoadState::Ready
+            || auto_attacked.get_value()
+            || !lab.with_value(|l| {
+                l.as_ref()
+                    .is_some_and(|l| l.classifier.is_some() && l.autoencoder.is_some())
+            })
         {
             return;
         }

@@ -9,7 +9,7 @@ use super::lab::{
     LabStore, LoadState, Notices, Running, first_test_digits, keep_per_dataset, notify,
 };
 use super::plot::{ChartFrame, PALETTE, Series, grey_image, line_chart, unit_image};
-use super::pretrained::Pretrained;
+use super::pretrained::{self, Role, StartingSignal};
 use super::train::RunState;
 use crate::ml::autoencoder::{
     Autoencoder, AutoencoderConfig, AutoencoderKind, AutoencoderTrainer, reconstruction_error,
@@ -69,9 +69,10 @@ pub fn AutoencoderPanel(
     lab: LabStore,
     load: RwSignal<LoadState>,
     notices: Notices,
-    /// The shipped models, once installed: the autoencoder's error and reconstructions are
-    /// shown until the visitor trains one.
-    pretrained: RwSignal<Option<Pretrained>>,
+    /// The models installed without training (shipped, saved in this browser, loaded from a
+    /// file): the autoencoder's error and reconstructions are shown until the visitor trains
+    /// one.
+    starting: StartingSignal,
 ) -> impl IntoView {
     let defaults = AutoencoderConfig::default();
     let kind = RwSignal::new(defaults.kind.id().to_string());
@@ -153,18 +154,21 @@ pub fn AutoencoderPanel(
     // The strip's clean digits, once the data is loaded.
     let strip = first_test_digits(lab, load, STRIP);
 
-    // The shipped autoencoder, until the visitor trains one.
+    // An autoencoder installed without training (shipped, saved, loaded from a file), until
+    // the visitor trains one.
     let shows_pretrained = move || {
-        load.track();
-        let name = lab.with_value(|l| l.as_ref().map(|l| l.dataset.name.clone()));
-        pretrained
-            .get()
-            .filter(|p| Some(&p.dataset) == name.as_ref() && run.state.get() == RunState::Idle)
+        pretrained::shown(lab, load, starting, Role::Autoencoder)
+            .filter(|_| run.state.get() == RunState::Idle)
     };
+    pretrained::on_install(lab, load, starting, Role::Autoencoder, move || {
+        run.state.set(RunState::Idle);
+        run.progress.set(AeProgress::default());
+        run.history.set(AeHistory::default());
+    });
     Effect::new(move || {
-        if shows_pretrained().is_none() {
+        let Some(installed) = shows_pretrained() else {
             return;
-        }
+        };
         let Some((model, test)) = lab.with_value(|l| {
             l.as_ref()
                 .and_then(|l| Some((l.autoencoder.clone()?, l.test.clone())))
@@ -186,7 +190,10 @@ pub fn AutoencoderPanel(
                 Err(e) => notify(
                     notices,
                     true,
-                    format!("The pretrained autoencoder failed: {e}"),
+                    format!(
+                        "Evaluating {} failed: {e}",
+                        installed.describe(Role::Autoencoder)
+                    ),
                 ),
             }
         });
@@ -229,12 +236,16 @@ pub fn AutoencoderPanel(
     });
 
     let status_text = move || match run.state.get() {
-        RunState::Idle if shows_pretrained().is_some() => "Using the pretrained autoencoder.",
-        RunState::Idle => "Not trained yet.",
-        RunState::Running | RunState::Paused => "Training…",
-        RunState::Finished => "Finished.",
-        RunState::Cancelled => "Cancelled; the autoencoder from the last finished epoch is kept.",
-        RunState::Failed => "Stopped by an error (see the notice above).",
+        RunState::Idle => match shows_pretrained() {
+            Some(i) => format!("Using {}.", i.describe(Role::Autoencoder)),
+            None => "Not trained yet.".into(),
+        },
+        RunState::Running | RunState::Paused => "Training…".into(),
+        RunState::Finished => "Finished.".into(),
+        RunState::Cancelled => {
+            "Cancelled; the autoencoder from the last finished epoch is kept.".into()
+        }
+        RunState::Failed => "Stopped by an error (see the notice above).".into(),
     };
 
     view! {
@@ -255,9 +266,9 @@ pub fn AutoencoderPanel(
                     <button data-testid="ae-train-cancel" on:click=cancel disabled=move || !active()>"Cancel"</button>
                 </div>
             </div>
-            {move || shows_pretrained().map(|p| view! {
-                <p class="pretrained" data-testid="pretrained-autoencoder">
-                    "Showing the pretrained autoencoder (" {p.autoencoder} "). Train replaces it with yours."
+            {move || shows_pretrained().map(|i| view! {
+                <p class="pretrained" data-testid="pretrained-autoencoder" data-source=i.source.id()>
+                    "Showing " {i.describe(Role::Autoencoder)} " (" {i.note} "). Train replaces it with yours."
                 </p>
             })}
             <ProgressBar testid="ae-progress" label="Autoencoder training progress" percent=Signal::derive(pct)/>
@@ -340,7 +351,7 @@ fn StripPair(
 }
 
 /// Mean squared reconstruction error per pixel over `test`, in chunks with a yield after each.
-async fn test_error(model: &Autoencoder, test: &DeviceSplit) -> Result<f64, String> {
+pub async fn test_error(model: &Autoencoder, test: &DeviceSplit) -> Result<f64, String> {
     let mut total = 0.0;
     for start in (0..test.len()).step_by(EVAL_CHUNK) {
         let (images, _) = test.range(start, EVAL_CHUNK.min(test.len() - start));

@@ -9,8 +9,10 @@ mod draw;
 mod experiments;
 mod fields;
 mod gallery;
+mod idb;
 mod lab;
 mod manifold;
+mod models;
 mod plot;
 mod pretrained;
 mod slice;
@@ -43,7 +45,7 @@ fn App() -> impl IntoView {
     let gallery = RwSignal::new(Vec::new());
     let selected = RwSignal::new(None::<usize>);
     let attacked: slice::AttackedSignal = RwSignal::new(None);
-    let pretrained = RwSignal::new(None::<pretrained::Pretrained>);
+    let starting: pretrained::StartingSignal = RwSignal::new(Default::default());
 
     spawn_local(async move {
         let query = browser::query_param("backend");
@@ -62,18 +64,22 @@ fn App() -> impl IntoView {
         match loaded {
             Ok(dataset) => {
                 lab.set_value(Some(Lab::new(backend.device, dataset)));
+                // The visitor's saved models first: the shipped ones only fill what is left.
+                load.set(LoadState::Loading(
+                    "Looking for models saved in this browser…".into(),
+                ));
+                models::restore(lab, starting, notices).await;
                 // Start with the shipped models unless the visitor asked for a blank page.
                 if browser::query_param("pretrained").as_deref() != Some("0") {
                     load.set(LoadState::Loading("Loading the pretrained models…".into()));
-                    match pretrained::install(lab).await {
-                        Ok(p) => pretrained.set(Some(p)),
-                        Err(e) => notify(
+                    if let Err(e) = pretrained::install(lab, starting).await {
+                        notify(
                             notices,
                             false,
                             format!(
                                 "The pretrained models could not be loaded ({e}); train your own below."
                             ),
-                        ),
+                        );
                     }
                 }
                 load.set(LoadState::Ready);
@@ -114,10 +120,11 @@ fn App() -> impl IntoView {
                 }}
             </div>
             <data::DataPanel lab load notices/>
-            <TrainPanel lab load notices gallery pretrained/>
+            <TrainPanel lab load notices gallery starting/>
             <Gallery lab load predictions=gallery selected/>
-            <AutoencoderPanel lab load notices pretrained/>
-            <AttackPanel lab load notices selected attacked pretrained/>
+            <AutoencoderPanel lab load notices starting/>
+            <models::ModelsPanel lab load notices starting/>
+            <AttackPanel lab load notices selected attacked starting/>
             <slice::SlicePanel lab load notices attacked/>
             <toy::ToyPanel lab load notices/>
             <experiments::ExperimentsPanel lab load notices/>

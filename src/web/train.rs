@@ -6,7 +6,7 @@ use super::browser::{now_ms, yield_now};
 use super::fields::{ChoiceField, NumberField, ProgressBar};
 use super::lab::{LabStore, LoadState, Notices, Running, keep_per_dataset, notify};
 use super::plot::{ChartFrame, PALETTE, Series, line_chart};
-use super::pretrained::Pretrained;
+use super::pretrained::{self, Role, StartingSignal};
 use crate::ml::batch::DeviceSplit;
 use crate::ml::model::{Classifier, ClassifierKind};
 use crate::ml::read_f32;
@@ -83,9 +83,9 @@ pub fn TrainPanel(
     load: RwSignal<LoadState>,
     notices: Notices,
     gallery: GalleryPredictions,
-    /// The shipped models, once installed: their accuracy and predictions are shown until the
-    /// visitor trains.
-    pretrained: RwSignal<Option<Pretrained>>,
+    /// The models installed without training (shipped, saved in this browser, loaded from a
+    /// file): their accuracy and predictions are shown until the visitor trains.
+    starting: StartingSignal,
 ) -> impl IntoView {
     let model = RwSignal::new(ClassifierKind::Mlp.id().to_string());
     let defaults = TrainConfig::default();
@@ -182,19 +182,21 @@ pub fn TrainPanel(
         },
     );
 
-    // The shipped classifier, until the visitor trains: its test accuracy and its verdicts on
-    // the gallery.
+    // A classifier installed without training (shipped, saved, loaded from a file), until the
+    // visitor trains: its test accuracy and its verdicts on the gallery.
     let shows_pretrained = move || {
-        load.track();
-        let name = lab.with_value(|l| l.as_ref().map(|l| l.dataset.name.clone()));
-        pretrained
-            .get()
-            .filter(|p| Some(&p.dataset) == name.as_ref() && run.state.get() == RunState::Idle)
+        pretrained::shown(lab, load, starting, Role::Classifier)
+            .filter(|_| run.state.get() == RunState::Idle)
     };
+    pretrained::on_install(lab, load, starting, Role::Classifier, move || {
+        run.state.set(RunState::Idle);
+        run.progress.set(Progress::default());
+        run.history.set(History::default());
+    });
     Effect::new(move || {
-        if shows_pretrained().is_none() {
+        let Some(installed) = shows_pretrained() else {
             return;
-        }
+        };
         let Some((classifier, test)) = lab.with_value(|l| {
             l.as_ref()
                 .and_then(|l| Some((l.classifier.clone()?, l.test.clone())))
@@ -217,7 +219,10 @@ pub fn TrainPanel(
                 Err(e) => notify(
                     notices,
                     true,
-                    format!("The pretrained classifier failed: {e}"),
+                    format!(
+                        "Evaluating {} failed: {e}",
+                        installed.describe(Role::Classifier)
+                    ),
                 ),
             }
         });
@@ -282,8 +287,10 @@ pub fn TrainPanel(
     });
 
     let status_text = move || match run.state.get() {
-        RunState::Idle if shows_pretrained().is_some() => "Using the pretrained model.".to_string(),
-        RunState::Idle => "Not trained yet.".to_string(),
+        RunState::Idle => match shows_pretrained() {
+            Some(i) => format!("Using {}.", i.describe(Role::Classifier)),
+            None => "Not trained yet.".to_string(),
+        },
         RunState::Running => "Training…".into(),
         RunState::Paused => "Paused.".into(),
         RunState::Finished => "Finished.".into(),
@@ -317,9 +324,9 @@ pub fn TrainPanel(
                     <button data-testid="train-cancel" on:click=cancel disabled=move || !active()>"Cancel"</button>
                 </div>
             </div>
-            {move || shows_pretrained().map(|p| view! {
-                <p class="pretrained" data-testid="pretrained-classifier">
-                    "Showing the pretrained classifier (" {p.classifier} "). Train replaces it with yours, live."
+            {move || shows_pretrained().map(|i| view! {
+                <p class="pretrained" data-testid="pretrained-classifier" data-source=i.source.id()>
+                    "Showing " {i.describe(Role::Classifier)} " (" {i.note} "). Train replaces it with yours, live."
                 </p>
             })}
             <ProgressBar testid="train-progress" label="Training progress" percent=Signal::derive(pct)/>
