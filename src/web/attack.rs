@@ -13,6 +13,7 @@ use super::lab::{LabStore, LoadState, Notices, notify};
 use super::plot::{diverging_gradient_css, diverging_heatmap, probability_bars, unit_image};
 use super::pretrained::{StartingModels, StartingSignal};
 use super::slice::{Attacked, AttackedSignal};
+use super::url::AttackSettings;
 use crate::ml::attack::{
     AttackConfig, AttackJob, AttackResult, AttackStep, Norm, PgdRun, Restriction, Subspace,
     classify, four_views,
@@ -176,16 +177,17 @@ pub fn AttackPanel(
     /// are there, the first test digit is attacked at once, so a visit shows the four views
     /// without training.
     starting: StartingSignal,
+    /// The attack's settings, shared with the page's address.
+    url: AttackSettings,
 ) -> impl IntoView {
-    let defaults = AttackConfig::default();
     let settings = Settings {
-        norm: RwSignal::new("l2".to_string()),
-        eps: RwSignal::new(defaults.eps.to_string()),
-        step: RwSignal::new(defaults.step_size.to_string()),
-        steps: RwSignal::new("200".to_string()),
-        random_start: RwSignal::new(false),
-        target: RwSignal::new(String::new()),
-        search: RwSignal::new("6".to_string()),
+        norm: url.norm,
+        eps: url.eps,
+        step: url.step,
+        steps: url.steps,
+        random_start: url.random_start,
+        target: url.target,
+        search: url.search,
     };
     let chosen = RwSignal::new(None::<Chosen>);
     let outcome = RwSignal::new(None::<Arc<Outcome>>);
@@ -309,19 +311,24 @@ pub fn AttackPanel(
             return;
         }
         auto_attacked.set_value(true);
-        if chosen.get_untracked().is_some() || outcome.with_untracked(Option::is_some) {
+        if outcome.with_untracked(Option::is_some) {
             return;
         }
+        if chosen.get_untracked().is_some() {
+            return launch();
+        }
+        // The test digit the address picks, else the first.
+        let index = selected.get_untracked().unwrap_or(0);
         let first = lab.with_value(|l| {
             let d = &l.as_ref()?.dataset;
-            (!d.test.is_empty()).then(|| Chosen {
+            (index < d.test.len()).then(|| Chosen {
                 pixels: d
-                    .image(&d.test, 0)
+                    .image(&d.test, index)
                     .iter()
                     .map(|&p| f32::from(p) / 255.0)
                     .collect(),
-                label: Some(d.test.labels[0]),
-                source: "test digit #0".into(),
+                label: Some(d.test.labels[index]),
+                source: format!("test digit #{index}"),
             })
         });
         if first.is_some() {

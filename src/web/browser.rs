@@ -1,5 +1,5 @@
-//! Small bindings to the browser: yielding to the event loop, timers, fetching files, the
-//! query string. The only place besides `backend` that touches JavaScript directly.
+//! Small bindings to the browser: yielding to the event loop, timers, fetching files. The
+//! only place besides `backend` and `url` (history, clipboard) that touches JavaScript directly.
 
 use js_sys::{Promise, Uint8Array};
 use wasm_bindgen::JsCast;
@@ -65,14 +65,6 @@ pub async fn fetch_bytes(url: &str) -> Result<Vec<u8>, String> {
         .await
         .map_err(|e| format!("could not read {url}: {}", describe(&e)))?;
     Ok(Uint8Array::new(&buffer).to_vec())
-}
-
-/// The value of `key` in the page's query string.
-pub fn query_param(key: &str) -> Option<String> {
-    let search = window().location().search().ok()?;
-    web_sys::UrlSearchParams::new_with_str(&search)
-        .ok()?
-        .get(key)
 }
 
 /// A readable message for a JavaScript error value.

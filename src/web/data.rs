@@ -4,6 +4,7 @@
 
 use super::browser;
 use super::lab::{Lab, LabStore, LoadState, Notices, notify};
+use super::url::DataSettings;
 use crate::ml::dataset::Dataset;
 use crate::ml::mnist::Source;
 use leptos::prelude::*;
@@ -78,9 +79,14 @@ fn switch_notice(lab: &Lab, old: &str) -> Option<String> {
 }
 
 #[component]
-pub fn DataPanel(lab: LabStore, load: RwSignal<LoadState>, notices: Notices) -> impl IntoView {
-    let source = RwSignal::new(Source::Mnist);
-    let size = RwSignal::new("bundle".to_string());
+pub fn DataPanel(
+    lab: LabStore,
+    load: RwSignal<LoadState>,
+    notices: Notices,
+    /// The dataset and its part, shared with the page's address.
+    url: DataSettings,
+) -> impl IntoView {
+    let DataSettings { source, size } = url;
     let info = Memo::new(move |_| {
         (load.get() == LoadState::Ready)
             .then(|| lab.with_value(|l| l.as_ref().map(|l| describe(&l.dataset))))
@@ -155,6 +161,10 @@ pub fn DataPanel(lab: LabStore, load: RwSignal<LoadState>, notices: Notices) -> 
     view! {
         <section class="panel compact" aria-labelledby="data-title">
             <h2 id="data-title">"Data"</h2>
+            <p class="explain">
+                "The pictures the networks learn from: small grey images of 28×28 pixels, each with its class. "
+                "Try Fashion-MNIST's clothes after the digits: do their adversarial examples also point off the manifold?"
+            </p>
             <div class="controls">
                 <label>"Dataset"
                     <select data-testid="dataset-select" aria-label="Which dataset to use"

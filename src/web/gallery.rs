@@ -18,7 +18,7 @@ pub fn Gallery(
     view! {
         <section class="panel" aria-labelledby="gallery-title">
             <h2 id="gallery-title">"Test digits"</h2>
-            <p class="explain">"Under each digit: the class the model predicts and how sure it is. Red marks a mistake. Click a digit to attack it (last panel)."</p>
+            <p class="explain">"Test images the network never saw while training. Under each: the class it predicts and how sure it is; red marks a mistake. Click one to attack it in the four views below."</p>
             <div class="gallery" data-testid="gallery">
                 {move || {
                     let (digits, width, height) = digits.get();

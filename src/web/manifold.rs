@@ -11,6 +11,7 @@ use super::lab::{
 use super::plot::{ChartFrame, PALETTE, Series, grey_image, line_chart, unit_image};
 use super::pretrained::{self, Role, StartingSignal};
 use super::train::RunState;
+use super::url::AutoencoderSettings;
 use crate::ml::autoencoder::{
     Autoencoder, AutoencoderConfig, AutoencoderKind, AutoencoderTrainer, reconstruction_error,
 };
@@ -73,11 +74,14 @@ pub fn AutoencoderPanel(
     /// file): the autoencoder's error and reconstructions are shown until the visitor trains
     /// one.
     starting: StartingSignal,
+    /// The autoencoder's settings, shared with the page's address.
+    url: AutoencoderSettings,
 ) -> impl IntoView {
-    let defaults = AutoencoderConfig::default();
-    let kind = RwSignal::new(defaults.kind.id().to_string());
-    let latent = RwSignal::new(defaults.latent.to_string());
-    let epochs = RwSignal::new(defaults.epochs.to_string());
+    let AutoencoderSettings {
+        kind,
+        latent,
+        epochs,
+    } = url;
     let run = AeRun {
         state: RwSignal::new(RunState::Idle),
         progress: RwSignal::new(AeProgress::default()),

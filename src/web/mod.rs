@@ -18,6 +18,7 @@ mod pretrained;
 mod slice;
 mod toy;
 mod train;
+mod url;
 
 use crate::ml::mnist;
 use attack::AttackPanel;
@@ -28,6 +29,7 @@ use leptos::prelude::*;
 use leptos::task::spawn_local;
 use manifold::AutoencoderPanel;
 use train::TrainPanel;
+use url::{Panel, UrlSettings};
 
 /// Mounts the page into `<body>`.
 pub fn mount() {
@@ -43,13 +45,36 @@ fn App() -> impl IntoView {
     let load = RwSignal::new(LoadState::Loading("Choosing a backend…".into()));
     let lab: LabStore = StoredValue::new_local(None);
     let gallery = RwSignal::new(Vec::new());
-    let selected = RwSignal::new(None::<usize>);
+    // Every setting, from the address; each problem in it is reported as a notice.
+    let settings = UrlSettings::new();
+    settings.apply_query(&url::location_query(), notices);
+    let selected = settings.digit;
+    let embedded = settings.embedded().then(|| match settings.panel() {
+        Some(p) if Panel::EMBEDDABLE.contains(&p) => p,
+        other => {
+            let shown: Vec<_> = Panel::EMBEDDABLE.iter().map(|p| p.id()).collect();
+            notify(
+                notices,
+                false,
+                format!(
+                    "Embedded, the page shows one panel: panel={} ({}); showing the four views.",
+                    shown.join(", panel="),
+                    match other {
+                        Some(p) => format!("{} cannot be shown alone", p.id()),
+                        None => "the link names none".into(),
+                    }
+                ),
+            );
+            settings.panel.set(Panel::Views.id().into());
+            Panel::Views
+        }
+    });
     let attacked: slice::AttackedSignal = RwSignal::new(None);
     let starting: pretrained::StartingSignal = RwSignal::new(Default::default());
 
     spawn_local(async move {
-        let query = browser::query_param("backend");
-        let (request, warning) = BackendRequest::from_query(query.as_deref());
+        let backend = settings.backend.get_untracked();
+        let (request, warning) = BackendRequest::from_query(Some(&backend));
         if let Some(w) = warning {
             notify(notices, false, w);
         }
@@ -59,18 +84,38 @@ fn App() -> impl IntoView {
         if let Some(n) = backend.notice {
             notify(notices, false, n);
         }
-        load.set(LoadState::Loading("Loading MNIST digits…".into()));
-        let loaded = data::load_dataset(mnist::BUNDLE_FILE).await;
+        let source = settings.data.source.get_untracked();
+        let file = match (
+            settings.data.size.get_untracked().as_str(),
+            source.full_file(),
+        ) {
+            ("full", Some(full)) => full,
+            _ => source.bundle_file(),
+        };
+        load.set(LoadState::Loading(format!("Loading {}…", source.label())));
+        let loaded = data::load_dataset(file).await;
         match loaded {
             Ok(dataset) => {
                 lab.set_value(Some(Lab::new(backend.device, dataset)));
+                let tests = lab.with_value(|l| l.as_ref().map_or(0, |l| l.dataset.test.len()));
+                if let Some(d) = selected.get_untracked().filter(|&d| d >= tests) {
+                    notify(
+                        notices,
+                        false,
+                        format!(
+                            "The link picks test image #{d}, but this test set has {tests} images; attacking #0 instead."
+                        ),
+                    );
+                    selected.set(None);
+                }
                 // The visitor's saved models first: the shipped ones only fill what is left.
                 load.set(LoadState::Loading(
                     "Looking for models saved in this browser…".into(),
                 ));
                 models::restore(lab, starting, notices).await;
                 // Start with the shipped models unless the visitor asked for a blank page.
-                if browser::query_param("pretrained").as_deref() != Some("0") {
+                // (Dimple ships pretrained models for MNIST only.)
+                if settings.pretrained.get_untracked() != "0" && source == mnist::Source::Mnist {
                     load.set(LoadState::Loading("Loading the pretrained models…".into()));
                     if let Err(e) = pretrained::install(lab, starting).await {
                         notify(
@@ -95,6 +140,29 @@ fn App() -> impl IntoView {
         }
     });
 
+    // The address follows the settings, so that it is always a link to this view.
+    Effect::new(move || url::replace_address(&settings.to_query(embedded.is_some()).0));
+
+    if let Some(panel) = embedded {
+        return view! { <Embedded panel settings lab load notices gallery selected attacked starting/> }
+            .into_any();
+    }
+
+    // A link that names a panel opens there, once the page has loaded.
+    let opened = StoredValue::new(false);
+    Effect::new(move || {
+        if load.get() != LoadState::Ready || opened.get_value() {
+            return;
+        }
+        opened.set_value(true);
+        if let Some(panel) = settings.panel() {
+            spawn_local(async move {
+                browser::sleep(0).await;
+                url::scroll_to_panel(panel);
+            });
+        }
+    });
+
     view! {
         <header class="top">
             <h1>"Dimple"</h1>
@@ -104,30 +172,89 @@ fn App() -> impl IntoView {
                 data-kind=move || match backend_kind.get() { Some(BackendKind::WebGpu) => "webgpu", Some(BackendKind::Cpu) => "cpu", None => "" }>
                 "Backend: " {move || backend_label.get()}
             </span>
+            <url::ShareButton settings/>
         </header>
+        <url::PresetBar settings/>
         <main>
-            <div role="status" aria-live="polite">
-                {move || notices.get().into_iter().enumerate().map(|(i, n)| view! {
-                    <p class="notice" class:error=n.error data-testid="notice">
-                        <span>{n.text}</span>
-                        <button class="dismiss" aria-label="Dismiss this message"
-                            on:click=move |_| notices.update(|all| { if i < all.len() { all.remove(i); } })>"×"</button>
-                    </p>
-                }).collect_view()}
-                {move || match load.get() {
-                    LoadState::Loading(what) => Some(view! { <p class="notice" data-testid="loading">{what}</p> }),
-                    _ => None,
-                }}
-            </div>
-            <data::DataPanel lab load notices/>
-            <TrainPanel lab load notices gallery starting/>
+            <NoticeList notices load/>
+            <data::DataPanel lab load notices url=settings.data/>
+            <TrainPanel lab load notices gallery starting url=settings.train/>
             <Gallery lab load predictions=gallery selected/>
-            <AutoencoderPanel lab load notices starting/>
+            <AutoencoderPanel lab load notices starting url=settings.autoencoder/>
             <models::ModelsPanel lab load notices starting/>
-            <AttackPanel lab load notices selected attacked starting/>
-            <slice::SlicePanel lab load notices attacked/>
-            <toy::ToyPanel lab load notices/>
+            <AttackPanel lab load notices selected attacked starting url=settings.attack/>
+            <slice::SlicePanel lab load notices attacked url=settings.slice/>
+            <toy::ToyPanel lab load notices url=settings.toy/>
             <experiments::ExperimentsPanel lab load notices/>
         </main>
+    }
+    .into_any()
+}
+
+/// The page's notices and what is loading.
+#[component]
+fn NoticeList(notices: Notices, load: RwSignal<LoadState>) -> impl IntoView {
+    view! {
+        <div role="status" aria-live="polite">
+            {move || notices.get().into_iter().enumerate().map(|(i, n)| view! {
+                <p class="notice" class:error=n.error data-testid="notice">
+                    <span>{n.text}</span>
+                    <button class="dismiss" aria-label="Dismiss this message"
+                        on:click=move |_| notices.update(|all| { if i < all.len() { all.remove(i); } })>"×"</button>
+                </p>
+            }).collect_view()}
+            {move || match load.get() {
+                LoadState::Loading(what) => Some(view! { <p class="notice" data-testid="loading">{what}</p> }),
+                _ => None,
+            }}
+        </div>
+    }
+}
+
+/// Embed mode: one panel alone for an iframe (with what it needs: the slice takes its plane
+/// from an attack that runs out of sight), its notices, and a link to the whole page.
+#[allow(clippy::too_many_arguments)]
+#[component]
+fn Embedded(
+    panel: Panel,
+    settings: UrlSettings,
+    lab: LabStore,
+    load: RwSignal<LoadState>,
+    notices: Notices,
+    gallery: train::GalleryPredictions,
+    selected: RwSignal<Option<usize>>,
+    attacked: slice::AttackedSignal,
+    starting: pretrained::StartingSignal,
+) -> impl IntoView {
+    let attack = move || view! { <AttackPanel lab load notices selected attacked starting url=settings.attack/> };
+    let shown = match panel {
+        Panel::Train => {
+            view! { <TrainPanel lab load notices gallery starting url=settings.train/> }.into_any()
+        }
+        Panel::Autoencoder => {
+            view! { <AutoencoderPanel lab load notices starting url=settings.autoencoder/> }
+                .into_any()
+        }
+        Panel::Slice => view! {
+            <div hidden>{attack()}</div>
+            <slice::SlicePanel lab load notices attacked url=settings.slice/>
+        }
+        .into_any(),
+        Panel::Toy => view! { <toy::ToyPanel lab load notices url=settings.toy/> }.into_any(),
+        Panel::Experiments => {
+            view! { <experiments::ExperimentsPanel lab load notices/> }.into_any()
+        }
+        _ => attack().into_any(),
+    };
+    let whole_page = move || url::address_with(&settings.to_query(false).0);
+    url::report_height();
+    view! {
+        <div class="embed" data-testid="embed" data-panel=panel.id()>
+            <a class="open-in-dimple" data-testid="open-in-dimple" href=whole_page target="_blank" rel="noopener">
+                "Open in Dimple ↗"
+            </a>
+            <NoticeList notices load/>
+            <main>{shown}</main>
+        </div>
     }
 }

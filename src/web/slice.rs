@@ -12,6 +12,7 @@ use super::plot::{
     ChartFrame, ClassMap, MapMarker, MarkerShape, PALETTE, Series, class_colour_css, class_map,
     line_chart,
 };
+use super::url::SliceSettings;
 use crate::ml::manifold::random_subspace;
 use crate::ml::rng::Rng;
 use crate::ml::slice::{Profile, SliceSpec, crossing, line_margins, plane_basis, slice_rows};
@@ -188,12 +189,14 @@ pub fn SlicePanel(
     load: RwSignal<LoadState>,
     notices: Notices,
     attacked: AttackedSignal,
+    /// The slice's settings, shared with the page's address.
+    url: SliceSettings,
 ) -> impl IntoView {
     let settings = Settings {
-        axes: RwSignal::new(Axes::OnOff.id().to_string()),
-        extent1: RwSignal::new("5".to_string()),
-        extent2: RwSignal::new("5".to_string()),
-        resolution: RwSignal::new("64".to_string()),
+        axes: url.axes,
+        extent1: url.extent1,
+        extent2: url.extent2,
+        resolution: url.resolution,
     };
     let computed = RwSignal::new(None::<Arc<Computed>>);
     let phase = RwSignal::new(None::<String>);

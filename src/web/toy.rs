@@ -8,6 +8,7 @@ use super::browser::{device_pixel_ratio, now_ms, yield_now};
 use super::fields::{ChoiceField, NumberField, ProgressBar};
 use super::lab::{LabStore, LoadState, Notices, notify};
 use super::plot::{ChartFrame, PALETTE, Series, line_chart};
+use super::url::ToySettings;
 use crate::ml::read_f32;
 use crate::ml::toy::{
     Activation, Grid, Mesh, PhaseMetrics, SurfaceLabels, ToyConfig, ToyMlp, ToyModelConfig,
@@ -74,21 +75,20 @@ fn preset_of(id: &str) -> ToyPreset {
 }
 
 impl Settings {
-    fn new() -> Self {
-        let world = ToyConfig::default();
-        let model = ToyModelConfig::default();
+    /// The settings the page's address holds.
+    fn of(url: ToySettings) -> Self {
         Self {
-            preset: RwSignal::new(world.preset.id().into()),
-            count: RwSignal::new(world.count.to_string()),
-            noise: RwSignal::new(world.noise.to_string()),
-            labels: RwSignal::new("checkerboard".into()),
-            seed: RwSignal::new(world.seed.to_string()),
-            width: RwSignal::new(model.width.to_string()),
-            depth: RwSignal::new(model.depth.to_string()),
-            activation: RwSignal::new("relu".into()),
-            learning_rate: RwSignal::new(model.learning_rate.to_string()),
-            input_scale: RwSignal::new(model.input_scale.to_string()),
-            epochs: RwSignal::new("100".into()),
+            preset: url.preset,
+            count: url.count,
+            noise: url.noise,
+            labels: url.labels,
+            seed: url.seed,
+            width: url.width,
+            depth: url.depth,
+            activation: url.activation,
+            learning_rate: url.learning_rate,
+            input_scale: url.input_scale,
+            epochs: url.epochs,
         }
     }
 
@@ -237,8 +237,14 @@ impl Toy {
 }
 
 #[component]
-pub fn ToyPanel(lab: LabStore, load: RwSignal<LoadState>, notices: Notices) -> impl IntoView {
-    let settings = Settings::new();
+pub fn ToyPanel(
+    lab: LabStore,
+    load: RwSignal<LoadState>,
+    notices: Notices,
+    /// The toy world's settings, shared with the page's address.
+    url: ToySettings,
+) -> impl IntoView {
+    let settings = Settings::of(url);
     let toy = Toy {
         state: RwSignal::new(ToyState::Idle),
         run: StoredValue::new_local(None),

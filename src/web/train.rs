@@ -7,6 +7,7 @@ use super::fields::{ChoiceField, NumberField, ProgressBar};
 use super::lab::{LabStore, LoadState, Notices, Running, keep_per_dataset, notify};
 use super::plot::{ChartFrame, PALETTE, Series, line_chart};
 use super::pretrained::{self, Role, StartingSignal};
+use super::url::TrainSettings;
 use crate::ml::batch::DeviceSplit;
 use crate::ml::model::{Classifier, ClassifierKind};
 use crate::ml::read_f32;
@@ -86,16 +87,19 @@ pub fn TrainPanel(
     /// The models installed without training (shipped, saved in this browser, loaded from a
     /// file): their accuracy and predictions are shown until the visitor trains.
     starting: StartingSignal,
+    /// The training settings, shared with the page's address.
+    url: TrainSettings,
 ) -> impl IntoView {
-    let model = RwSignal::new(ClassifierKind::Mlp.id().to_string());
-    let defaults = TrainConfig::default();
-    let epochs = RwSignal::new(defaults.epochs.to_string());
-    let batch = RwSignal::new(defaults.batch_size.to_string());
-    let rate = RwSignal::new(defaults.learning_rate.to_string());
-    let seed = RwSignal::new(defaults.seed.to_string());
-    let schedule = RwSignal::new(defaults.schedule.id().to_string());
-    let shift = RwSignal::new(defaults.max_shift.to_string());
-    let ema = RwSignal::new(defaults.ema_decay.to_string());
+    let TrainSettings {
+        model,
+        epochs,
+        batch,
+        rate,
+        seed,
+        schedule,
+        shift,
+        ema,
+    } = url;
     let run = RunView {
         state: RwSignal::new(RunState::Idle),
         progress: RwSignal::new(Progress::default()),
