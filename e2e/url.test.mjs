@@ -154,7 +154,7 @@ test('malformed links get a notice and a working page', { timeout: 600_000 }, as
     ['digit=1999999&dataset=mnist', /digit/, null],
     ['digit=5000', /test image #5000.*2000 images/, null],
     ['norm=linf', /L∞ attack with eps 2.*using eps 0\.1/, ['attack-eps', '0.1']],
-    ['eps=2&eps=3', /eps more than once/, ['attack-eps', '3']],
+    ['eps=2&eps=3&eps=4', /eps more than once/, ['attack-eps', '4']],
     ['preset=nope', /unknown preset “nope”/, null],
     ['lr=NaN&k=1.5&world=moon', /lr to “NaN”/, ['learning-rate', '0.003']],
     ['dataset=fashion&images=full', /full set of Fashion-MNIST/, ['dataset-size', 'bundle']],
@@ -177,6 +177,8 @@ test('malformed links get a notice and a working page', { timeout: 600_000 }, as
         if (!query.startsWith('dataset=fashion')) await byTestId(page, 'view-adversarial').waitFor({ timeout: 60_000 });
       }
       if (!message) assert.deepEqual(await byTestId(page, 'notice').allInnerTexts(), [], query);
+      const texts = await byTestId(page, 'notice').allInnerTexts();
+      assert.equal(new Set(texts).size, texts.length, `${query.slice(0, 40)}: each problem is said once`);
       if (control) assert.equal(await value(page, control[0]), control[1], `${query.slice(0, 40)}: ${control[0]}`);
       // The address is clean again: only valid settings are left in it.
       const search = await page.evaluate(() => location.search);

@@ -785,7 +785,8 @@ impl UrlSettings {
                 }
                 continue;
             };
-            if seen.contains(&field.key) {
+            // Said once per key, however often it repeats.
+            if seen.iter().filter(|k| **k == field.key).count() == 1 {
                 notify(
                     notices,
                     false,
@@ -1031,7 +1032,7 @@ pub fn replace_address(query: &str) {
 
 /// Copies `text` to the clipboard; false where the browser refuses (no clipboard API, an
 /// iframe without permission, an unfocused page).
-pub async fn copy_to_clipboard(text: &str) -> bool {
+async fn copy_to_clipboard(text: &str) -> bool {
     let navigator: JsValue = window().navigator().into();
     let Ok(clipboard) = js_sys::Reflect::get(&navigator, &JsValue::from_str("clipboard")) else {
         return false;
@@ -1049,7 +1050,7 @@ pub async fn copy_to_clipboard(text: &str) -> bool {
 }
 
 /// Scrolls the element matching `selector` (else the panel's heading) to the top.
-pub fn scroll_to(selector: &str, panel: Panel) {
+fn scroll_to(selector: &str, panel: Panel) {
     let Some(document) = window().document() else {
         return;
     };
