@@ -42,6 +42,14 @@ async function views(page) {
   return out;
 }
 
+// Whether the element with test id `id` is on screen and not under the preset's note.
+const clearOfNote = (page, id) =>
+  page.waitForFunction((id) => {
+    const e = document.querySelector(`[data-testid="${id}"]`)?.getBoundingClientRect();
+    const note = document.querySelector('[data-testid="preset-note"]')?.getBoundingClientRect();
+    return e && note && e.top >= 0 && e.bottom <= note.top;
+  }, id, { timeout: 20_000 });
+
 // Waits until the button with test id `id` is enabled (the page has loaded).
 const waitReadyIn = (page, id) => page.waitForSelector(`[data-testid="${id}"]:not([disabled])`, { timeout: 120_000 });
 
@@ -238,10 +246,10 @@ test('the presets retell the paper, one click each', { timeout: 400_000 }, async
 
     // The experiments: scrolled to the card, with what to click.
     await byTestId(page, 'preset-adversarial-training').click();
-    await onScreen(page, '[data-testid="exp-advtrain"]');
+    await clearOfNote(page, 'exp-advtrain-run');
     assert.match(await byTestId(page, 'preset-note').innerText(), /Press Run/);
     await byTestId(page, 'preset-wrong-labels').click();
-    await onScreen(page, '[data-testid="exp-mislabeled"]');
+    await clearOfNote(page, 'exp-mislabeled-run');
     assert.equal(await byTestId(page, 'preset-next').count(), 0, 'the last step has no next');
     await page.screenshot({ path: join(SHOTS, 'url-preset-wrong-labels.png') });
     await byTestId(page, 'preset-close').click();

@@ -266,15 +266,15 @@ impl Preset {
             }
             Self::AdversarialTraining => {
                 "Adversarial training teaches a network on attacked images. The paper reads it as deepening the dimples, \
-                 so the boundary moves further off the manifold and attacks need larger norms. Press Run in \
-                 “Adversarial training” below (it trains two small networks, about a minute) and compare the norms to \
-                 flip of the two."
+                 so the boundary moves further off the manifold and attacks need larger norms. Press Run on the \
+                 “Adversarial training” card (it first trains two small networks) and compare the two networks' norms \
+                 to flip."
             }
             Self::WrongLabels => {
                 "Every training image is nudged towards the next class and relabelled as that class, so each label looks \
                  wrong to a human; a fresh network learns only from these. If it still reads clean test digits far above \
-                 chance, the tiny off-manifold changes carry what networks decide by. Press Run in “Mislabeled \
-                 adversarial examples” below."
+                 chance, the tiny off-manifold changes carry what networks decide by. Press Run on the \
+                 “Mislabeled adversarial examples” card."
             }
         }
     }
@@ -288,14 +288,16 @@ impl Preset {
         }
     }
 
-    /// The part of its panel to scroll to (the panel's heading when it is not on the page).
-    fn target(self) -> &'static str {
+    /// The part of its panel to scroll to (the panel's heading when it is not on the page),
+    /// and where on the screen: `"start"` at the top, `"center"` in the middle (a Run button
+    /// to press stays clear of the note at the foot of the screen).
+    fn target(self) -> (&'static str, &'static str) {
         match self {
-            Self::Clinging => "#toy-title",
-            Self::OnOff => "[data-testid=\"attack-results\"]",
-            Self::RandomControl => "[data-testid=\"manifold-fraction\"]",
-            Self::AdversarialTraining => "[data-testid=\"exp-advtrain\"]",
-            Self::WrongLabels => "[data-testid=\"exp-mislabeled\"]",
+            Self::Clinging => ("#toy-title", "start"),
+            Self::OnOff => ("[data-testid=\"attack-results\"]", "start"),
+            Self::RandomControl => ("[data-testid=\"manifold-fraction\"]", "start"),
+            Self::AdversarialTraining => ("[data-testid=\"exp-advtrain-run\"]", "center"),
+            Self::WrongLabels => ("[data-testid=\"exp-mislabeled-run\"]", "center"),
         }
     }
 
@@ -1049,8 +1051,9 @@ async fn copy_to_clipboard(text: &str) -> bool {
     }
 }
 
-/// Scrolls the element matching `selector` (else the panel's heading) to the top.
-fn scroll_to(selector: &str, panel: Panel) {
+/// Scrolls the element matching `selector` (else the panel's heading) to `block` ("start",
+/// "center") of the screen.
+fn scroll_to(selector: &str, block: &str, panel: Panel) {
     let Some(document) = window().document() else {
         return;
     };
@@ -1060,13 +1063,17 @@ fn scroll_to(selector: &str, panel: Panel) {
         .flatten()
         .or_else(|| document.get_element_by_id(panel.heading()));
     if let Some(e) = element {
-        e.scroll_into_view();
+        let options = js_sys::Object::new();
+        let _ = js_sys::Reflect::set(&options, &"block".into(), &block.into());
+        if call(&e, "scrollIntoView", &[options.into()]).is_err() {
+            e.scroll_into_view();
+        }
     }
 }
 
 /// Scrolls to `panel`'s heading.
 pub fn scroll_to_panel(panel: Panel) {
-    scroll_to(&format!("#{}", panel.heading()), panel);
+    scroll_to(&format!("#{}", panel.heading()), "start", panel);
 }
 
 /// How long a preset waits for its button to become usable (the page may still be loading,
@@ -1095,7 +1102,8 @@ async fn run_preset(settings: UrlSettings, preset: Preset) {
     settings.apply_preset(preset);
     // Let the panels see their new settings before the button is pressed.
     sleep(0).await;
-    scroll_to(preset.target(), preset.panel());
+    let (selector, block) = preset.target();
+    scroll_to(selector, block, preset.panel());
     if let Some(testid) = preset.presses() {
         press(testid).await;
     }
