@@ -192,6 +192,8 @@ pub fn AttackPanel(
     let chosen = RwSignal::new(None::<Chosen>);
     let outcome = RwSignal::new(None::<Arc<Outcome>>);
     let phase = RwSignal::new(None::<String>);
+    // Set by Cancel; the attack stops at its next chunk of PGD steps.
+    let cancelled = RwSignal::new(false);
     let step = RwSignal::new(0usize);
     let resized = RwSignal::new(0u32);
     let _ = window_event_listener(leptos::ev::resize, move |_| resized.update(|n| *n += 1));
@@ -275,8 +277,9 @@ pub fn AttackPanel(
             );
         };
         phase.set(Some("Classifying the digit…".into()));
+        cancelled.set(false);
         spawn_local(async move {
-            match attack(lab, image, config, search, phase).await {
+            match attack(lab, image, config, search, phase, cancelled).await {
                 Ok(mut result) => {
                     result.id = outcome.with_untracked(|o| o.as_ref().map_or(0, |o| o.id)) + 1;
                     step.set(result.path.len() - 1);
@@ -291,6 +294,11 @@ pub fn AttackPanel(
                     })));
                     outcome.set(Some(Arc::new(result)));
                 }
+                Err(_) if cancelled.get_untracked() => notify(
+                    notices,
+                    false,
+                    "The attack was cancelled; the results of the last one are kept.",
+                ),
                 Err(e) => notify(notices, true, format!("The attack failed: {e}")),
             }
             phase.set(None);
@@ -411,6 +419,7 @@ pub fn AttackPanel(
                     </label>
                     <div class="buttons">
                         <button class="primary" data-testid="attack-run" on:click=run disabled=move || !ready() || busy()>"Run attack"</button>
+                        <button data-testid="attack-cancel" on:click=move |_| cancelled.set(true) disabled=move || !busy()>"Cancel"</button>
                     </div>
                 </div>
             </div>
@@ -668,13 +677,15 @@ fn PathScrubber(
 }
 
 /// Runs the whole analysis of `chosen`: the classifier's verdict, the tangent space at x, one
-/// batched PGD (plain, on, off, random), and the four views. Yields between the phases.
+/// batched PGD (plain, on, off, random), and the four views. Yields between the phases, and
+/// stops with an error once `cancelled` is set (checked between them and between PGD chunks).
 async fn attack(
     lab: LabStore,
     chosen: Chosen,
     config: AttackConfig,
     search_radius: f32,
     phase: RwSignal<Option<String>>,
+    cancelled: RwSignal<bool>,
 ) -> Result<Outcome, String> {
     let started = now_ms();
     let (classifier, autoencoder, device, width, height) = lab
@@ -754,7 +765,14 @@ async fn attack(
     };
     let row = [job(None), job(Some(on)), job(Some(off)), job(Some(control))];
     let batches = if search == config { 1 } else { 2 };
-    let mut pacer = Pacer::new(search.steps + (batches - 1) * config.steps, phase);
+    if cancelled.get_untracked() {
+        return Err("cancelled".into());
+    }
+    let mut pacer = Pacer::new(
+        search.steps + (batches - 1) * config.steps,
+        phase,
+        cancelled,
+    );
     let run = PgdRun::new(&classifier, &row, &search, false, &device)?;
     let row_results = pacer.run(run).await?;
     let plain = if batches == 1 {
@@ -886,6 +904,8 @@ async fn attack(
 /// to the browser between chunks and showing the progress as "step i of n" in `phase`.
 struct Pacer {
     phase: RwSignal<Option<String>>,
+    /// Cancel was pressed: stop before the next chunk.
+    cancelled: RwSignal<bool>,
     /// Steps of all the attacks together, and those taken so far.
     total: usize,
     done: usize,
@@ -897,9 +917,10 @@ struct Pacer {
 }
 
 impl Pacer {
-    fn new(total: usize, phase: RwSignal<Option<String>>) -> Self {
+    fn new(total: usize, phase: RwSignal<Option<String>>, cancelled: RwSignal<bool>) -> Self {
         Self {
             phase,
+            cancelled,
             total,
             done: 0,
             last: None,
@@ -920,6 +941,9 @@ impl Pacer {
 
     async fn run(&mut self, mut run: PgdRun<'_>) -> Result<Vec<AttackResult>, String> {
         while !run.is_done() {
+            if self.cancelled.get_untracked() {
+                return Err("cancelled".into());
+            }
             let steps = self.chunk().min(run.steps() - run.steps_taken());
             let t0 = now_ms();
             run.advance(steps).await?;

@@ -385,6 +385,8 @@ async fn train_autoencoder(lab: LabStore, config: AutoencoderConfig, run: AeRun,
     let mut progress = AeProgress {
         epochs: trainer.config().epochs,
         total: trainer.total_steps(),
+        // The autoencoder in the lab stays until this run finishes an epoch: so does its error.
+        test_mse: run.progress.with_untracked(|p| p.test_mse),
         ..AeProgress::default()
     };
     let mut history = AeHistory::default();

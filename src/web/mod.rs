@@ -81,6 +81,7 @@ fn App() -> impl IntoView {
         let backend = backend::init(request).await;
         backend_label.set(backend.label.clone());
         backend_kind.set(Some(backend.kind));
+        backend::keep_on_loss(&backend, lab, notices, backend_label, backend_kind);
         if let Some(n) = backend.notice {
             notify(notices, false, n);
         }

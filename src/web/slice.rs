@@ -267,6 +267,9 @@ pub fn SlicePanel(
                 <div class="buttons">
                     <button data-testid="slice-redraw" on:click=move |_| start()
                         disabled=move || no_attack() || busy() || load.get() != LoadState::Ready>"Redraw"</button>
+                    // A newer generation stops the computation at its next chunk; the last map stays.
+                    <button data-testid="slice-cancel" disabled=move || !busy()
+                        on:click=move |_| { generation.update_value(|g| *g += 1); phase.set(None); }>"Cancel"</button>
                 </div>
             </div>
             <p class="status" data-testid="slice-status" data-busy=move || busy().to_string()

@@ -31,6 +31,11 @@ const VOLUME: usize = 26;
 const PAD: f32 = 0.25;
 /// Epochs at most (the history keeps every one).
 const MAX_EPOCHS: usize = 2000;
+/// The most hidden-to-hidden weights, (depth − 1) × width², of a toy network. Each epoch
+/// evaluates it over the whole view (81² points, 26³ in 3-D) in one piece of work: at this
+/// size about half a second in 3-D on a slow CPU, where width 1024 at depth 8 froze the page
+/// for 4.7 s an epoch in 2-D.
+const MAX_HIDDEN_WEIGHTS: usize = 1 << 18;
 /// The training loop yields to the browser at least this often.
 const YIELD_MS: f64 = 30.0;
 /// Frames per second when replaying the history.
@@ -108,10 +113,19 @@ impl Settings {
 
     fn model(&self) -> Result<(ToyModelConfig, usize), String> {
         let seed = parse(&self.seed.get_untracked(), "Seed", 0, u64::from(u32::MAX))?;
+        let width: usize = parse(&self.width.get_untracked(), "Width", 1, 1024)?;
+        let depth: usize = parse(&self.depth.get_untracked(), "Depth", 0, 8)?;
+        if depth.saturating_sub(1) * width * width > MAX_HIDDEN_WEIGHTS {
+            return Err(format!(
+                "width {width} at depth {depth} is too large for the page: (depth − 1) × width² \
+                 may be at most {MAX_HIDDEN_WEIGHTS} (width 512 at depth 2, 256 at depth 5), as \
+                 every epoch measures the network over the whole view at once"
+            ));
+        }
         Ok((
             ToyModelConfig {
-                width: parse(&self.width.get_untracked(), "Width", 1, 1024)?,
-                depth: parse(&self.depth.get_untracked(), "Depth", 0, 8)?,
+                width,
+                depth,
                 activation: if self.activation.get_untracked() == "tanh" {
                     Activation::Tanh
                 } else {

@@ -407,6 +407,11 @@ pub async fn gallery_predictions(
 /// How often the curves and figures are redrawn while training.
 const REDRAW_MS: f64 = 200.0;
 
+/// A run has diverged when a batch's loss is not finite or exceeds this multiple of its first
+/// loss (about ln 10 = 2.3 for a fresh model). Adam at the largest allowed rate sends the MLP's
+/// loss into the thousands without ever making it infinite, leaving a model at chance.
+const DIVERGED: f32 = 100.0;
+
 async fn train_run(
     lab: LabStore,
     config: TrainConfig,
@@ -452,10 +457,11 @@ async fn train_run(
         };
         busy_ms += now_ms() - t0;
         let (loss, correct) = (metrics[0], f64::from(metrics[1]));
-        if !loss.is_finite() {
+        let first_loss = progress.first_loss.unwrap_or(loss);
+        if !loss.is_finite() || loss > DIVERGED * first_loss {
             break Err(format!(
-                "Training diverged at epoch {}, step {}: the loss became {loss}. Lower the learning rate and train again; \
-                 the model from the last finished epoch is kept.",
+                "Training diverged at epoch {}, step {}: the loss became {loss} (it started at {first_loss:.2}). \
+                 Lower the learning rate and train again; the model from the last finished epoch is kept.",
                 out.epoch + 1,
                 out.step + 1
             ));
