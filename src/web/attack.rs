@@ -276,6 +276,25 @@ pub fn AttackPanel(
                 "Cannot attack yet: pick a digit first (click one in the gallery, or Random test digit).",
             );
         };
+        // No two images are further apart in L2 than black and white: a larger radius is that.
+        let diameter = (image.pixels.len() as f32).sqrt();
+        let clamp = |name: &str, radius: f32| {
+            if radius > diameter {
+                notify(
+                    notices,
+                    false,
+                    format!(
+                        "{name} {radius} is more than the largest L2 distance between two images \
+                         ({diameter}); the attack uses {diameter}."
+                    ),
+                );
+            }
+            radius.min(diameter)
+        };
+        let (mut config, search) = (config, clamp("The search radius", search));
+        if config.norm == Norm::L2 {
+            config.eps = clamp("eps", config.eps);
+        }
         phase.set(Some("Classifying the digit…".into()));
         cancelled.set(false);
         spawn_local(async move {

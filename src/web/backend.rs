@@ -132,8 +132,12 @@ fn cpu(label: String, notice: Option<String>) -> Backend {
 async fn init_webgpu() -> Result<(Device, String), String> {
     let on_lost = Closure::<dyn FnMut(String)>::new(|reason: String| {
         leptos::logging::warn!("the WebGPU device was lost: {reason}");
-        LOST.with(|l| l.borrow_mut().get_or_insert(reason.clone()).clone());
-        ON_LOST.with(|f| f.borrow().as_ref().map(|f| f(reason)));
+        LOST.with(|l| *l.borrow_mut() = Some(reason.clone()));
+        ON_LOST.with(|f| {
+            if let Some(f) = f.borrow().as_ref() {
+                f(reason);
+            }
+        });
     });
     watch_device_loss(&on_lost);
     // Lives as long as the page: the browser may call it at any time.
