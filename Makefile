@@ -100,7 +100,7 @@ bench: tools native-bin wasm
 # Without nightly, or with FUZZ_ENGINE=stable: the stable driver, seeded mutations of the same
 # corpus. Either fails on the first crash; crashing inputs land in fuzz/artifacts/.
 FUZZ_SECONDS ?= 60
-FUZZ_TARGETS := dataset model_file preprocess
+FUZZ_TARGETS := dataset model_file preprocess url_state
 FUZZ_ENGINE ?= $(if $(shell rustup toolchain list 2>/dev/null | grep '^nightly'),libfuzzer,stable)
 
 fuzz:

@@ -6,6 +6,7 @@
 
 #[cfg(not(target_arch = "wasm32"))]
 pub mod cli;
+pub mod link;
 pub mod ml;
 #[cfg(target_arch = "wasm32")]
 pub mod web;

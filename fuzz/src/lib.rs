@@ -1,17 +1,16 @@
 //! Fuzz targets for the decoders of everything the page reads from outside: data files
 //! ([`Dataset::decode`]), model files ([`ModelFile::decode`] and the models built from them),
-//! and pictures (the RGBA pixels of an upload or a drawing through [`ink_from_rgba`] and
-//! [`mnist_like`]). Each target takes arbitrary bytes and panics only on a bug: a decoder must
-//! refuse bad input with an error, never crash, and what it accepts must be usable.
+//! pictures (the RGBA pixels of an upload or a drawing through [`ink_from_rgba`] and
+//! [`mnist_like`]) and links (the query string through [`link::parse`]). Each target takes
+//! arbitrary bytes and panics only on a bug: a decoder must refuse bad input with an error or
+//! a notice, never crash, and what it accepts must be usable.
 //!
 //! Both formats carry a checksum, which random mutations almost never keep valid; each target
 //! therefore decodes the bytes once as given and once with the checksum recomputed, so the
 //! mutations reach the fields behind it.
-//!
-//! The page's URL state has no target: it is parsed in the wasm-only `web` module, which does
-//! not build natively.
 
 use burn::prelude::{Device, Tensor, TensorData};
+use dimple::link::{self, Settings};
 use dimple::ml::autoencoder::{Autoencoder, AutoencoderKind};
 use dimple::ml::checkpoint::{ModelFile, ModelKind, Precision};
 use dimple::ml::dataset::{Dataset, HEADER_LEN, MAGIC, Split, fnv1a64};
@@ -32,10 +31,11 @@ pub type Target = fn(&[u8]) -> bool;
 
 /// The fuzz targets by name, as `cargo fuzz` and the stable driver call them. Each returns
 /// whether a decoder accepted some form of the input (the stable driver keeps those).
-pub const TARGETS: [(&str, Target); 3] = [
+pub const TARGETS: [(&str, Target); 4] = [
     ("dataset", dataset),
     ("model_file", model_file),
     ("preprocess", preprocess),
+    ("url_state", url_state),
 ];
 
 /// A data file: decoded as given and with its body checksum recomputed. A file that decodes
@@ -158,6 +158,86 @@ pub fn preprocess(data: &[u8]) -> bool {
     digit.is_ok()
 }
 
+/// A query string as the page reads it from its address: the bytes as UTF-8, a broken
+/// sequence replaced (as in a browser's `location.search`). Whatever the link says, the
+/// settings read from it must all be valid, and their canonical link must read back to the
+/// same settings without a notice and be its own canonical link; every part that decodes
+/// must also come back from being encoded. Returns whether the link changed some setting.
+pub fn url_state(data: &[u8]) -> bool {
+    let query = String::from_utf8_lossy(data);
+    let parsed = link::parse(&query);
+    if !query.starts_with('?') {
+        assert_eq!(
+            link::parse(&format!("?{query}")),
+            parsed,
+            "the `?` is optional"
+        );
+    }
+    let (canonical, invalid) = parsed.settings.query(true);
+    assert_eq!(
+        invalid,
+        Vec::<String>::new(),
+        "settings read from a link are valid"
+    );
+    let again = link::parse(&canonical);
+    assert_eq!(
+        again.notices,
+        Vec::<String>::new(),
+        "{canonical:?} has no problem"
+    );
+    assert_eq!(again.settings, parsed.settings, "{canonical:?} reads back");
+    assert_eq!(
+        again.settings.query(true).0,
+        canonical,
+        "{canonical:?} is canonical"
+    );
+    for (key, value) in link::decode_query(&query).0 {
+        for text in [key, value] {
+            let encoded = link::encode_component(&text);
+            assert_eq!(link::decode_component(&encoded), Some(text), "{encoded:?}");
+        }
+    }
+    parsed.settings != Settings::default()
+}
+
+/// Links that change some setting: each preset's, the e2e tests' shared link, and a few with
+/// a problem that still set something.
+const URL_LINKS: [&str; 13] = [
+    "preset=clinging",
+    "preset=on-off",
+    "preset=random-subspace",
+    "preset=adversarial-training",
+    "preset=wrong-labels",
+    "?backend=cpu&model=cnn&epochs=3&lr=0.001&k=8&digit=3&norm=l2&eps=3&step=0.1&steps=120\
+     &target=2&search=5&plane=d-random&range_h=4&cells=48&world=sine&points=20&width=32\
+     &activation=tanh&toy_epochs=50&noise=0.05&range_v=3.5&panel=slice",
+    "preset=on-off&norm=linf&eps=0.3&digit=7&random_start=1",
+    "embed=1&panel=toy&world=sine&pretrained=0&toy_lr=1e-3&scale=2.5",
+    "dataset=fashion&model=cnn&target=&schedule=cosine&ae=conv&ae_epochs=4",
+    "eps=2&eps=3&eps=4",
+    "norm=linf",
+    "dataset=fashion&images=full",
+    "preset=clinging&world=moon&depth=3&activation=tanh",
+];
+
+/// Links that change nothing: the malformed links the e2e tests open, and invalid UTF-8.
+const URL_MALFORMED: [&[u8]; 14] = [
+    b"eps=abc",
+    b"eps=1e999",
+    b"steps=-5",
+    b"steps=99999999999999999999999",
+    b"model=resnet",
+    b"foo=1&bar=2",
+    b"%E0%A4%A=1",
+    b"%FF=1&k=%FF",
+    b"digit=99999",
+    b"preset=nope",
+    b"lr=NaN&k=1.5&world=moon",
+    b"panel=%3Cscript%3Ealert(1)%3C/script%3E",
+    b"k=%C3%28&eps=&ema=inf&&=",
+    b"eps=\xff\xfe&cells=\xc3",
+];
+
 /// Valid inputs to start each target's corpus from: small files of every kind and precision,
 /// and pictures with and without ink. Models are initialised from `seed`.
 pub fn seeds(target: &str) -> Vec<Vec<u8>> {
@@ -240,6 +320,12 @@ pub fn seeds(target: &str) -> Vec<Vec<u8>> {
                 vec![3, 3],
             ]
         }
+        "url_state" => URL_LINKS
+            .iter()
+            .map(|l| l.as_bytes())
+            .chain(URL_MALFORMED)
+            .map(<[u8]>::to_vec)
+            .collect(),
         other => panic!("no fuzz target {other:?}"),
     }
 }
@@ -348,8 +434,13 @@ mod tests {
         let mut m = Mutator::new(7);
         for (name, target) in TARGETS {
             let seeds = seeds(name);
-            // The last picture is blank: refused, as it should be.
-            let valid = if name == "preprocess" { 2 } else { seeds.len() };
+            // The last picture is blank and the malformed links set nothing: refused, as
+            // they should be.
+            let valid = match name {
+                "preprocess" => 2,
+                "url_state" => URL_LINKS.len(),
+                _ => seeds.len(),
+            };
             for (i, s) in seeds.iter().enumerate() {
                 assert_eq!(target(s), i < valid, "{name} seed {i}");
                 for _ in 0..20 {

@@ -1,22 +1,18 @@
-//! Every setting of the page lives in its address. This file reads the query string once at
-//! start (each key checked on its own: an unknown key, a value out of range or a broken
-//! percent-encoding gets a notice that names it and the default used instead), holds the
-//! settings as the signals the panels edit ([`UrlSettings`]), writes the canonical query back
-//! (the address bar, the Share button, embed mode's "Open in Dimple" link), and defines the
+//! Every setting of the page lives in its address. This file holds the settings as the
+//! signals the panels edit ([`UrlSettings`]), fills them from the query string once at start
+//! (read and checked by [`crate::link`], whose notices it shows), writes the canonical query
+//! back (the address bar, the Share button, embed mode's "Open in Dimple" link), and shows the
 //! presets that retell the paper one click at a time.
 //!
-//! The panels decide what their settings mean; this file knows only their keys, their bounds
-//! (the same as the panels' own checks, so that nothing in a link can break a panel) and their
-//! defaults. It also holds the few browser calls these need (history, clipboard, scrolling).
+//! The panels decide what their settings mean; `link` knows their keys, bounds and defaults.
+//! This file adds the signals and the few browser calls these need (history, clipboard,
+//! scrolling).
 
 use super::browser::sleep;
 use super::lab::{Notices, notify};
-use crate::ml::attack::AttackConfig;
-use crate::ml::autoencoder::{AutoencoderConfig, AutoencoderKind};
+use crate::link::{self, Settings};
+pub use crate::link::{Panel, Preset};
 use crate::ml::mnist::Source;
-use crate::ml::model::ClassifierKind;
-use crate::ml::toy::{ToyConfig, ToyModelConfig, ToyPreset};
-use crate::ml::train::{LrSchedule, TrainConfig};
 use leptos::prelude::*;
 use wasm_bindgen::JsCast;
 use wasm_bindgen::prelude::*;
@@ -114,51 +110,7 @@ pub struct UrlSettings {
     pub embed: RwSignal<String>,
 }
 
-/// A part of the page: where a link or a preset scrolls to, and what embed mode shows.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Panel {
-    Data,
-    Train,
-    Gallery,
-    Autoencoder,
-    Views,
-    Slice,
-    Toy,
-    Experiments,
-}
-
 impl Panel {
-    /// Every panel, in page order.
-    pub const ALL: [Panel; 8] = [
-        Self::Data,
-        Self::Train,
-        Self::Gallery,
-        Self::Autoencoder,
-        Self::Views,
-        Self::Slice,
-        Self::Toy,
-        Self::Experiments,
-    ];
-
-    /// Its name in the address.
-    pub fn id(self) -> &'static str {
-        match self {
-            Self::Data => "data",
-            Self::Train => "train",
-            Self::Gallery => "gallery",
-            Self::Autoencoder => "autoencoder",
-            Self::Views => "views",
-            Self::Slice => "slice",
-            Self::Toy => "toy",
-            Self::Experiments => "experiments",
-        }
-    }
-
-    /// The panel named `id`.
-    pub fn of_id(id: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|p| p.id() == id)
-    }
-
     /// The element id of its heading.
     fn heading(self) -> &'static str {
         match self {
@@ -172,66 +124,11 @@ impl Panel {
             Self::Experiments => "exp-title",
         }
     }
-
-    /// The panels embed mode can show alone (the others need the rest of the page).
-    pub const EMBEDDABLE: [Panel; 6] = [
-        Self::Views,
-        Self::Toy,
-        Self::Slice,
-        Self::Experiments,
-        Self::Train,
-        Self::Autoencoder,
-    ];
 }
 
-/// One-click states that retell the paper in order: settings, the panel they concern, and
-/// the button they press there.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Preset {
-    Clinging,
-    OnOff,
-    RandomControl,
-    AdversarialTraining,
-    WrongLabels,
-}
-
-/// Which panel's settings a preset puts back to their defaults before its own.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Group {
-    Page,
-    Data,
-    Train,
-    Autoencoder,
-    Attack,
-    Slice,
-    Toy,
-}
-
+/// What the page adds to a preset: its button's text, its note, and where it scrolls and what
+/// it presses.
 impl Preset {
-    /// Every preset, in the order of the paper.
-    pub const ALL: [Preset; 5] = [
-        Self::Clinging,
-        Self::OnOff,
-        Self::RandomControl,
-        Self::AdversarialTraining,
-        Self::WrongLabels,
-    ];
-
-    /// Its name in the address and in its button's test id (`preset-<id>`).
-    pub fn id(self) -> &'static str {
-        match self {
-            Self::Clinging => "clinging",
-            Self::OnOff => "on-off",
-            Self::RandomControl => "random-subspace",
-            Self::AdversarialTraining => "adversarial-training",
-            Self::WrongLabels => "wrong-labels",
-        }
-    }
-
-    fn of_id(id: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|p| p.id() == id)
-    }
-
     /// Its button's text.
     pub fn title(self) -> &'static str {
         match self {
@@ -279,16 +176,6 @@ impl Preset {
         }
     }
 
-    /// The panel it concerns.
-    pub fn panel(self) -> Panel {
-        match self {
-            Self::Clinging => Panel::Toy,
-            Self::OnOff | Self::RandomControl => Panel::Views,
-            Self::AdversarialTraining | Self::WrongLabels => Panel::Experiments,
-        }
-    }
-
-    /// The part of its panel to scroll to (the panel's heading when it is not on the page),
     /// and where on the screen: `"start"` at the top, `"center"` in the middle (a Run button
     /// to press stays clear of the note at the foot of the screen).
     fn target(self) -> (&'static str, &'static str) {
@@ -309,135 +196,10 @@ impl Preset {
             Self::AdversarialTraining | Self::WrongLabels => None,
         }
     }
-
-    /// The settings it puts back to their defaults first.
-    fn resets(self) -> &'static [Group] {
-        match self {
-            Self::Clinging => &[Group::Toy],
-            Self::OnOff | Self::RandomControl => &[Group::Attack, Group::Slice],
-            Self::AdversarialTraining | Self::WrongLabels => &[],
-        }
-    }
-
-    /// Its own settings, as address keys and values.
-    fn settings(self) -> &'static [(&'static str, &'static str)] {
-        match self {
-            Self::Clinging => &[("panel", "toy"), ("world", "paper")],
-            Self::OnOff => &[("panel", "views"), ("digit", "0"), ("plane", "on-off")],
-            Self::RandomControl => &[("panel", "views"), ("digit", "0"), ("plane", "on-random")],
-            Self::AdversarialTraining | Self::WrongLabels => &[("panel", "experiments")],
-        }
-    }
 }
-
-/// What a setting's text may be.
-#[derive(Clone, Debug)]
-enum Rule {
-    /// One of these ids.
-    Choice(Vec<&'static str>),
-    /// A whole number from `min` to `max`.
-    Whole { min: u64, max: u64 },
-    /// A finite number from `min` (excluded when `above`) to `max`.
-    Number { min: f64, max: f64, above: bool },
-}
-
-impl Rule {
-    /// Checks `text` (already trimmed); the error says what the value must be.
-    fn check(&self, text: &str) -> Result<(), String> {
-        match self {
-            Rule::Choice(ids) => ids
-                .contains(&text)
-                .then_some(())
-                .ok_or_else(|| format!("must be one of {}", ids.join(", "))),
-            &Rule::Whole { min, max } => text
-                .parse::<u64>()
-                .ok()
-                .filter(|v| (min..=max).contains(v))
-                .map(|_| ())
-                .ok_or_else(|| format!("must be a whole number from {min} to {max}")),
-            &Rule::Number { min, max, above } => {
-                // The panels read these as f32: check what they will see.
-                let ok = text.parse::<f32>().ok().is_some_and(|v| {
-                    let v = f64::from(v);
-                    v.is_finite() && (if above { v > min } else { v >= min }) && v <= max
-                });
-                ok.then_some(()).ok_or_else(|| {
-                    if above {
-                        format!("must be a number above {min} and at most {max}")
-                    } else {
-                        format!("must be a number from {min} to {max}")
-                    }
-                })
-            }
-        }
-    }
-}
-
-/// One setting: its key, its panel, what its text may be, its default and its signal.
-struct Field {
-    key: &'static str,
-    group: Group,
-    rule: Rule,
-    /// The text of the default: omitted from the address, used for a bad value.
-    default: String,
-    get: Box<dyn Fn() -> String>,
-    set: Box<dyn Fn(&str)>,
-}
-
-impl Field {
-    /// A setting held as its text.
-    fn text(
-        key: &'static str,
-        group: Group,
-        rule: Rule,
-        default: impl ToString,
-        signal: RwSignal<String>,
-    ) -> Self {
-        Self {
-            key,
-            group,
-            rule,
-            default: default.to_string(),
-            get: Box::new(move || signal.get()),
-            set: Box::new(move |v| signal.set(v.to_string())),
-        }
-    }
-
-    /// Whether `text` may be this setting's value (the default always may).
-    fn accepts(&self, text: &str) -> Result<(), String> {
-        if text == self.default {
-            return Ok(());
-        }
-        self.rule.check(text)
-    }
-}
-
-/// The L∞ radius used when a link asks for L∞ with a radius above 1 (the default radius, 2,
-/// is an L2 one).
-const LINF_EPS: &str = "0.1";
-
-/// Largest image index a link may name (the full MNIST test set has 10,000 images); the
-/// page checks it against the loaded test set.
-const MAX_DIGIT: u64 = 9_999;
 
 fn blank() -> RwSignal<String> {
     RwSignal::new(String::new())
-}
-
-fn ids<T: Copy>(all: &[T], id: fn(T) -> &'static str) -> Vec<&'static str> {
-    all.iter().map(|&x| id(x)).collect()
-}
-
-/// A value as a notice shows it: long ones are cut.
-fn shown(text: &str) -> String {
-    const MAX: usize = 40;
-    let count = text.chars().count();
-    if count <= MAX {
-        format!("“{text}”")
-    } else {
-        let head: String = text.chars().take(MAX).collect();
-        format!("“{head}…” ({count} characters)")
-    }
 }
 
 impl UrlSettings {
@@ -498,39 +260,13 @@ impl UrlSettings {
             pretrained: blank(),
             embed: blank(),
         };
-        for field in settings.fields() {
-            (field.set)(&field.default);
-        }
+        settings.load(&Settings::default());
         settings
     }
 
-    /// The table of settings: key, bounds, default and signal, in the address's order.
-    fn fields(self) -> Vec<Field> {
-        use Group as G;
-        let train = TrainConfig::default();
-        let ae = AutoencoderConfig::default();
-        let attack = AttackConfig::default();
-        let world = ToyConfig::default();
-        let toy = ToyModelConfig::default();
-        let whole = |min: usize, max: usize| Rule::Whole {
-            min: min as u64,
-            max: max as u64,
-        };
-        let number = |min: f64, max: f64| Rule::Number {
-            min,
-            max,
-            above: false,
-        };
-        let positive = |max: f64| Rule::Number {
-            min: 0.0,
-            max,
-            above: true,
-        };
-        let choice = |ids: &[&'static str]| Rule::Choice(ids.to_vec());
-        let seed = Rule::Whole {
-            min: 0,
-            max: u64::from(u32::MAX),
-        };
+    /// The signal that holds the setting `key` (a key of [`link::fields`]) as its text; the
+    /// dataset, the digit and random_start are held otherwise (see [`UrlSettings::value`]).
+    fn text(self, key: &str) -> RwSignal<String> {
         let (t, a, k, s, y) = (
             self.train,
             self.autoencoder,
@@ -538,201 +274,74 @@ impl UrlSettings {
             self.slice,
             self.toy,
         );
-        let source = self.data.source;
-        let (random_start, digit) = (self.attack.random_start, self.digit);
-        vec![
-            Field {
-                key: "dataset",
-                group: G::Data,
-                rule: Rule::Choice(ids(&Source::ALL, Source::id)),
-                default: Source::Mnist.id().into(),
-                get: Box::new(move || source.get().id().into()),
-                set: Box::new(move |v| source.set(v.parse().unwrap_or(Source::Mnist))),
-            },
-            Field::text(
-                "images",
-                G::Data,
-                choice(&["bundle", "full"]),
-                "bundle",
-                self.data.size,
-            ),
-            Field::text(
-                "model",
-                G::Train,
-                Rule::Choice(ids(&ClassifierKind::ALL, ClassifierKind::id)),
-                train.model.id(),
-                t.model,
-            ),
-            Field::text(
-                "epochs",
-                G::Train,
-                whole(TrainConfig::EPOCHS.0, TrainConfig::EPOCHS.1),
-                train.epochs,
-                t.epochs,
-            ),
-            Field::text(
-                "batch",
-                G::Train,
-                whole(TrainConfig::BATCH_SIZE.0, TrainConfig::BATCH_SIZE.1),
-                train.batch_size,
-                t.batch,
-            ),
-            Field::text(
-                "lr",
-                G::Train,
-                number(TrainConfig::LEARNING_RATE.0, TrainConfig::LEARNING_RATE.1),
-                train.learning_rate,
-                t.rate,
-            ),
-            Field::text("seed", G::Train, seed.clone(), train.seed, t.seed),
-            Field::text(
-                "schedule",
-                G::Train,
-                Rule::Choice(ids(&LrSchedule::ALL, LrSchedule::id)),
-                train.schedule.id(),
-                t.schedule,
-            ),
-            Field::text(
-                "shift",
-                G::Train,
-                whole(TrainConfig::MAX_SHIFT.0, TrainConfig::MAX_SHIFT.1),
-                train.max_shift,
-                t.shift,
-            ),
-            // The decay must stay below 1; the field's own maximum is 0.9999.
-            Field::text("ema", G::Train, number(0.0, 0.9999), train.ema_decay, t.ema),
-            Field::text(
-                "ae",
-                G::Autoencoder,
-                Rule::Choice(ids(&AutoencoderKind::ALL, AutoencoderKind::id)),
-                ae.kind.id(),
-                a.kind,
-            ),
-            Field::text(
-                "k",
-                G::Autoencoder,
-                whole(AutoencoderConfig::LATENT.0, AutoencoderConfig::LATENT.1),
-                ae.latent,
-                a.latent,
-            ),
-            Field::text(
-                "ae_epochs",
-                G::Autoencoder,
-                whole(AutoencoderConfig::EPOCHS.0, AutoencoderConfig::EPOCHS.1),
-                ae.epochs,
-                a.epochs,
-            ),
-            Field {
-                key: "digit",
-                group: G::Attack,
-                rule: Rule::Whole {
-                    min: 0,
-                    max: MAX_DIGIT,
-                },
-                default: String::new(),
-                get: Box::new(move || digit.get().map(|d| d.to_string()).unwrap_or_default()),
-                set: Box::new(move |v| digit.set(v.parse().ok())),
-            },
-            Field::text("norm", G::Attack, choice(&["l2", "linf"]), "l2", k.norm),
-            Field::text("eps", G::Attack, positive(28.0), attack.eps, k.eps),
-            Field::text("step", G::Attack, positive(28.0), attack.step_size, k.step),
-            Field::text(
-                "steps",
-                G::Attack,
-                whole(AttackConfig::STEPS.0, AttackConfig::STEPS.1),
-                200,
-                k.steps,
-            ),
-            Field::text(
-                "target",
-                G::Attack,
-                choice(&["0", "1", "2", "3", "4", "5", "6", "7", "8", "9"]),
-                "",
-                k.target,
-            ),
-            Field {
-                key: "random_start",
-                group: G::Attack,
-                rule: choice(&["0", "1"]),
-                default: "0".into(),
-                get: Box::new(move || if random_start.get() { "1" } else { "0" }.into()),
-                set: Box::new(move |v| random_start.set(v == "1")),
-            },
-            Field::text("search", G::Attack, positive(28.0), 6, k.search),
-            Field::text(
-                "plane",
-                G::Slice,
-                choice(&["on-off", "d-random", "on-random"]),
-                "on-off",
-                s.axes,
-            ),
-            Field::text("range_h", G::Slice, positive(28.0), 5, s.extent1),
-            Field::text("range_v", G::Slice, positive(28.0), 5, s.extent2),
-            Field::text("cells", G::Slice, whole(2, 128), 64, s.resolution),
-            Field::text(
-                "world",
-                G::Toy,
-                Rule::Choice(ids(&ToyPreset::ALL, ToyPreset::id)),
-                world.preset.id(),
-                y.preset,
-            ),
-            Field::text("points", G::Toy, whole(2, 400), world.count, y.count),
-            Field::text("noise", G::Toy, number(0.0, 0.5), world.noise, y.noise),
-            Field::text(
-                "labels",
-                G::Toy,
-                choice(&["checkerboard", "stripes"]),
-                "checkerboard",
-                y.labels,
-            ),
-            Field::text("toy_seed", G::Toy, seed, world.seed, y.seed),
-            Field::text("width", G::Toy, whole(1, 1024), toy.width, y.width),
-            Field::text("depth", G::Toy, whole(0, 8), toy.depth, y.depth),
-            Field::text(
-                "activation",
-                G::Toy,
-                choice(&["relu", "tanh"]),
-                "relu",
-                y.activation,
-            ),
-            Field::text(
-                "toy_lr",
-                G::Toy,
-                number(1e-6, 1.0),
-                toy.learning_rate,
-                y.learning_rate,
-            ),
-            Field::text(
-                "scale",
-                G::Toy,
-                number(0.01, 100.0),
-                toy.input_scale,
-                y.input_scale,
-            ),
-            Field::text("toy_epochs", G::Toy, whole(1, 2000), 100, y.epochs),
-            Field::text(
-                "panel",
-                G::Page,
-                Rule::Choice(ids(&Panel::ALL, Panel::id)),
-                "",
-                self.panel,
-            ),
-            Field::text(
-                "backend",
-                G::Page,
-                choice(&["auto", "cpu", "webgpu"]),
-                "auto",
-                self.backend,
-            ),
-            Field::text(
-                "pretrained",
-                G::Page,
-                choice(&["1", "0"]),
-                "1",
-                self.pretrained,
-            ),
-            Field::text("embed", G::Page, choice(&["0", "1"]), "0", self.embed),
-        ]
+        match key {
+            "images" => self.data.size,
+            "model" => t.model,
+            "epochs" => t.epochs,
+            "batch" => t.batch,
+            "lr" => t.rate,
+            "seed" => t.seed,
+            "schedule" => t.schedule,
+            "shift" => t.shift,
+            "ema" => t.ema,
+            "ae" => a.kind,
+            "k" => a.latent,
+            "ae_epochs" => a.epochs,
+            "norm" => k.norm,
+            "eps" => k.eps,
+            "step" => k.step,
+            "steps" => k.steps,
+            "target" => k.target,
+            "search" => k.search,
+            "plane" => s.axes,
+            "range_h" => s.extent1,
+            "range_v" => s.extent2,
+            "cells" => s.resolution,
+            "world" => y.preset,
+            "points" => y.count,
+            "noise" => y.noise,
+            "labels" => y.labels,
+            "toy_seed" => y.seed,
+            "width" => y.width,
+            "depth" => y.depth,
+            "activation" => y.activation,
+            "toy_lr" => y.learning_rate,
+            "scale" => y.input_scale,
+            "toy_epochs" => y.epochs,
+            "panel" => self.panel,
+            "backend" => self.backend,
+            "pretrained" => self.pretrained,
+            "embed" => self.embed,
+            other => panic!("the page holds no setting {other:?}"),
+        }
+    }
+
+    /// The text of the setting `key`, as the address writes it. Reading it subscribes to it.
+    fn value(self, key: &str) -> String {
+        match key {
+            "dataset" => self.data.source.get().id().into(),
+            "digit" => self.digit.get().map(|d| d.to_string()).unwrap_or_default(),
+            "random_start" => u8::from(self.attack.random_start.get()).to_string(),
+            key => self.text(key).get(),
+        }
+    }
+
+    /// Sets the setting `key` from its text (already checked by [`link`]).
+    fn set(self, key: &str, value: &str) {
+        match key {
+            "dataset" => self.data.source.set(value.parse().unwrap_or(Source::Mnist)),
+            "digit" => self.digit.set(value.parse().ok()),
+            "random_start" => self.attack.random_start.set(value == "1"),
+            key => self.text(key).set(value.to_string()),
+        }
+    }
+
+    /// Puts every setting and the preset of `settings` in place.
+    fn load(self, settings: &Settings) {
+        self.preset.set(settings.preset);
+        for (key, value) in &settings.values {
+            self.set(key, value);
+        }
     }
 
     /// Whether the page shows one panel alone.
@@ -745,241 +354,38 @@ impl UrlSettings {
         Panel::of_id(&self.panel.get_untracked())
     }
 
-    /// Takes the settings from the query string `search` (with or without its `?`),
-    /// reporting each problem as a notice; a setting with a problem keeps its default.
+    /// Takes the settings from the query string `search` (with or without its `?`) into
+    /// settings still at their defaults (as [`UrlSettings::new`] makes them), reporting each
+    /// problem as a notice; a setting with a problem keeps its preset's value or its default.
     pub fn apply_query(self, search: &str, notices: Notices) {
-        let (pairs, broken) = decode_query(search);
-        for part in broken {
-            notify(
-                notices,
-                false,
-                format!(
-                    "Part of the link is not properly encoded and was ignored: {}.",
-                    shown(&part)
-                ),
-            );
+        let parsed = link::parse(search);
+        self.load(&parsed.settings);
+        for notice in parsed.notices {
+            notify(notices, false, notice);
         }
-        let fields = self.fields();
-        let mut unknown = Vec::new();
-        let mut seen: Vec<&str> = Vec::new();
-        // A preset first, so that the link's own settings override it.
-        if let Some((_, id)) = pairs.iter().rev().find(|(k, _)| k == "preset") {
-            match Preset::of_id(id.trim()) {
-                Some(p) => self.apply_preset(p),
-                None => notify(
-                    notices,
-                    false,
-                    format!(
-                        "The link names an unknown preset {} (known: {}); no preset is used.",
-                        shown(id),
-                        ids(&Preset::ALL, Preset::id).join(", ")
-                    ),
-                ),
-            }
-        }
-        for (key, value) in &pairs {
-            if key == "preset" {
-                continue;
-            }
-            let Some(field) = fields.iter().find(|f| f.key == key) else {
-                if !unknown.contains(key) {
-                    unknown.push(key.clone());
-                }
-                continue;
-            };
-            // Said once per key, however often it repeats.
-            if seen.iter().filter(|k| **k == field.key).count() == 1 {
-                notify(
-                    notices,
-                    false,
-                    format!(
-                        "The link sets {} more than once; the last value is used.",
-                        field.key
-                    ),
-                );
-            }
-            seen.push(field.key);
-            let value = value.trim();
-            match field.accepts(value) {
-                Ok(()) => (field.set)(value),
-                Err(why) => {
-                    let fallback = self.baseline(field);
-                    (field.set)(&fallback);
-                    notify(
-                        notices,
-                        false,
-                        format!(
-                            "The link sets {} to {}, but it {why}; using {} instead.",
-                            field.key,
-                            shown(value),
-                            if fallback.is_empty() {
-                                "none".to_string()
-                            } else {
-                                format!("the default, {fallback}")
-                            }
-                        ),
-                    );
-                }
-            }
-        }
-        if !unknown.is_empty() {
-            let names: Vec<String> = unknown.iter().take(8).map(|k| shown(k)).collect();
-            let more = unknown.len().saturating_sub(8);
-            notify(
-                notices,
-                false,
-                format!(
-                    "The link has settings this page does not know, which were ignored: {}{}.",
-                    names.join(", "),
-                    if more > 0 {
-                        format!(" and {more} more")
-                    } else {
-                        String::new()
-                    }
-                ),
-            );
-        }
-        self.check_combinations(notices);
-    }
-
-    /// Settings that are fine alone but not together.
-    fn check_combinations(self, notices: Notices) {
-        let attack = self.attack;
-        let linf_too_far = attack.norm.get_untracked() == "linf"
-            && attack
-                .eps
-                .get_untracked()
-                .parse::<f32>()
-                .is_ok_and(|e| e > 1.0);
-        if linf_too_far {
-            notify(
-                notices,
-                false,
-                format!(
-                    "The link asks for an L∞ attack with eps {}, beyond the whole pixel range (1); using eps {LINF_EPS}.",
-                    attack.eps.get_untracked()
-                ),
-            );
-            attack.eps.set(LINF_EPS.into());
-        }
-        let data = self.data;
-        if data.size.get_untracked() == "full" && data.source.get_untracked().full_file().is_none()
-        {
-            notify(
-                notices,
-                false,
-                format!(
-                    "The link asks for the full set of {}, which Dimple does not ship; using its bundle.",
-                    data.source.get_untracked().label()
-                ),
-            );
-            data.size.set("bundle".into());
-        }
-    }
-
-    /// A setting's value when the address leaves it out: the preset's, else the default.
-    fn baseline(self, field: &Field) -> String {
-        self.preset
-            .get_untracked()
-            .and_then(|p| p.settings().iter().find(|(k, _)| *k == field.key))
-            .map_or_else(|| field.default.clone(), |(_, v)| v.to_string())
     }
 
     /// Puts `preset`'s settings in place (its panels' other settings back to their defaults).
     pub fn apply_preset(self, preset: Preset) {
         self.preset.set(Some(preset));
-        for field in self.fields() {
-            if preset.resets().contains(&field.group) {
-                (field.set)(&field.default);
-            }
-            if let Some((_, v)) = preset.settings().iter().find(|(k, _)| *k == field.key) {
-                (field.set)(v);
-            }
+        for (key, value) in preset.changes() {
+            self.set(key, &value);
         }
     }
 
-    /// The canonical query (without `?`): the preset, then each valid setting that differs
-    /// from what the preset or the default gives, in the table's order. `embed` keeps the
-    /// embed flag. Also returns the settings left out because their text is not valid.
-    /// Reading it subscribes to every setting.
+    /// The canonical query (without `?`, see [`Settings::query`]) and the settings left out
+    /// because their text is not valid. `embed` keeps the embed flag. Reading it subscribes
+    /// to every setting.
     pub fn to_query(self, embed: bool) -> (String, Vec<String>) {
-        let mut parts = Vec::new();
-        let mut invalid = Vec::new();
-        if let Some(p) = self.preset.get() {
-            parts.push(format!("preset={}", p.id()));
+        Settings {
+            preset: self.preset.get(),
+            values: link::fields()
+                .into_iter()
+                .map(|f| (f.key, self.value(f.key)))
+                .collect(),
         }
-        for field in self.fields() {
-            if field.key == "embed" && !embed {
-                continue;
-            }
-            let value = (field.get)();
-            let value = value.trim();
-            if value == self.baseline(&field) {
-                continue;
-            }
-            match field.accepts(value) {
-                Ok(()) => parts.push(format!("{}={}", field.key, encode_component(value))),
-                Err(_) => invalid.push(format!("{} ({})", field.key, shown(value))),
-            }
-        }
-        (parts.join("&"), invalid)
+        .query(embed)
     }
-}
-
-/// Splits a query string into decoded key-value pairs, and the parts that could not be
-/// decoded (a `%` not followed by two hex digits, or bytes that are not UTF-8).
-fn decode_query(search: &str) -> (Vec<(String, String)>, Vec<String>) {
-    let mut pairs = Vec::new();
-    let mut broken = Vec::new();
-    for part in search
-        .strip_prefix('?')
-        .unwrap_or(search)
-        .split('&')
-        .filter(|p| !p.is_empty())
-    {
-        let (key, value) = part.split_once('=').unwrap_or((part, ""));
-        match (decode_component(key), decode_component(value)) {
-            (Some(k), Some(v)) => pairs.push((k, v)),
-            _ => broken.push(part.to_string()),
-        }
-    }
-    (pairs, broken)
-}
-
-/// Decodes one component of an `application/x-www-form-urlencoded` query.
-fn decode_component(raw: &str) -> Option<String> {
-    let bytes = raw.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        match bytes[i] {
-            b'+' => out.push(b' '),
-            b'%' => {
-                let hex = bytes.get(i + 1..i + 3)?;
-                if !hex.iter().all(u8::is_ascii_hexdigit) {
-                    return None;
-                }
-                out.push(u8::from_str_radix(std::str::from_utf8(hex).ok()?, 16).ok()?);
-                i += 2;
-            }
-            b => out.push(b),
-        }
-        i += 1;
-    }
-    String::from_utf8(out).ok()
-}
-
-/// Percent-encodes a query value, keeping only unreserved characters as they are.
-fn encode_component(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for b in text.bytes() {
-        if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
-            out.push(char::from(b));
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
 }
 
 fn window() -> web_sys::Window {
