@@ -32,10 +32,13 @@ pub mod report;
 pub mod stats;
 
 use super::attack::{AttackConfig, AttackJob, AttackResult, Restriction, Subspace, pgd_batch};
+use super::batch::DeviceSplit;
 use super::dataset::{Dataset, Split};
 use super::manifold::TangentBasis;
-use super::model::Classifier;
+use super::model::{Classifier, ImageShape};
+use super::read_f32;
 use super::rng::Rng;
+use super::train::{TrainConfig, Trainer, evaluate};
 use burn::prelude::*;
 use stats::{Quartiles, Summary};
 use std::future::Future;
@@ -319,4 +322,58 @@ pub(crate) fn correct_count(
     labels: Tensor<1, Int>,
 ) -> Tensor<1> {
     super::model::count_correct(classifier.forward(images), labels)
+}
+
+/// The training run `config` in a few words, for a report's settings: the model, epochs,
+/// batch size, learning rate and seed.
+pub(crate) fn training_run(config: &TrainConfig) -> String {
+    format!(
+        "{}, {} epochs, batch {}, lr {}, seed {}",
+        config.model.label(),
+        config.epochs,
+        config.batch_size,
+        config.learning_rate,
+        config.seed
+    )
+}
+
+/// `classifier`'s accuracy on `split`, evaluated 1,000 images at a time to keep each call
+/// short.
+pub(crate) async fn accuracy(classifier: &Classifier, split: &DeviceSplit) -> Result<f64, String> {
+    let (mut correct, chunk) = (0.0, 1000);
+    for start in (0..split.len()).step_by(chunk) {
+        let (images, labels) = split.range(start, chunk.min(split.len() - start));
+        correct += f64::from(read_f32(evaluate(classifier, images, labels)).await?[1]);
+    }
+    Ok(correct / split.len() as f64)
+}
+
+/// The training run in `run`, started from `config` on `data()` if it has not started yet.
+/// An experiment starts it right before its first step, not earlier: the model's initial
+/// weights are drawn lazily from the device's generator that [`Trainer::new`] seeds.
+pub(crate) fn started<'a>(
+    run: &'a mut Option<Trainer>,
+    config: &TrainConfig,
+    shape: ImageShape,
+    data: impl FnOnce() -> DeviceSplit,
+    device: &Device,
+) -> &'a mut Trainer {
+    run.get_or_insert_with(|| Trainer::new(config.clone(), shape, &data(), device))
+}
+
+/// One step of the training run in `run` (see [`started`]), taken by `step`; when that
+/// ends the run, the trained classifier, leaving `run` empty for the next one.
+pub(crate) fn train_step(
+    run: &mut Option<Trainer>,
+    config: &TrainConfig,
+    shape: ImageShape,
+    data: impl FnOnce() -> DeviceSplit,
+    device: &Device,
+    step: impl FnOnce(&mut Trainer),
+) -> Option<Classifier> {
+    let trainer = started(run, config, shape, data, device);
+    step(trainer);
+    trainer
+        .is_done()
+        .then(|| run.take().expect("training").model())
 }

@@ -10,13 +10,15 @@
 
 use super::norms::{NormsConfig, NormsExperiment, NormsOutcome};
 use super::report::{Cell, Chart, ChartKind, Report, Table};
-use super::{AttackKind, Experiment, Images, Progress, correct_count};
+use super::{
+    AttackKind, Experiment, Images, Progress, accuracy, correct_count, train_step, training_run,
+};
 use crate::ml::attack::{AttackConfig, BatchPgd, Goal, Norm};
 use crate::ml::autoencoder::Autoencoder;
 use crate::ml::batch::DeviceSplit;
 use crate::ml::model::{Classifier, ImageShape};
 use crate::ml::read_f32;
-use crate::ml::train::{TrainConfig, Trainer, evaluate};
+use crate::ml::train::{TrainConfig, Trainer};
 use burn::prelude::*;
 
 /// Settings of the adversarial-training experiment.
@@ -146,17 +148,7 @@ impl AdvTrainOutcome {
             "advtrain",
             "Adversarial training: robustness, accuracy and the dimples",
         );
-        report.setting(
-            "classifiers",
-            format!(
-                "{}, {} epochs, batch {}, lr {}, seed {}",
-                c.train.model.label(),
-                c.train.epochs,
-                c.train.batch_size,
-                c.train.learning_rate,
-                c.train.seed
-            ),
-        );
+        report.setting("classifiers", training_run(&c.train));
         report.setting(
             "training adversary",
             format!(
@@ -392,39 +384,30 @@ impl AdvTrainExperiment {
 
     async fn unit(&mut self) -> Result<(), String> {
         if self.models.len() < 2 {
-            // Built right before its first step: the weights are drawn lazily from the
-            // device's generator that `Trainer::new` seeds.
-            let trainer = self.trainer.get_or_insert_with(|| {
-                Trainer::new(
-                    self.config.train.clone(),
-                    self.shape,
-                    &self.train,
-                    &self.device,
-                )
-            });
-            if self.models.len() == 1 {
-                let adversary = &self.adversary;
-                trainer.step_with(|model, images, labels| {
-                    adversary.perturb(model, images, labels, Goal::Untargeted)
-                });
-            } else {
-                trainer.step();
-            }
-            if trainer.is_done() {
-                let trainer = self.trainer.take().expect("training");
-                self.models.push(trainer.model());
-            }
+            let (train, adversary) = (&self.train, &self.adversary);
+            let adversarial = self.models.len() == 1;
+            let trained = train_step(
+                &mut self.trainer,
+                &self.config.train,
+                self.shape,
+                || train.clone(),
+                &self.device,
+                |trainer| {
+                    if adversarial {
+                        trainer.step_with(|model, images, labels| {
+                            adversary.perturb(model, images, labels, Goal::Untargeted)
+                        });
+                    } else {
+                        trainer.step();
+                    }
+                },
+            );
+            self.models.extend(trained);
             return Ok(());
         }
         if self.clean.len() < 2 {
-            let model = &self.models[self.clean.len()];
-            let mut correct = 0.0;
-            let chunk = 1000;
-            for start in (0..self.test.len()).step_by(chunk) {
-                let (images, labels) = self.test.range(start, chunk.min(self.test.len() - start));
-                correct += f64::from(read_f32(evaluate(model, images, labels)).await?[1]);
-            }
-            self.clean.push(correct / self.test.len() as f64);
+            let clean = accuracy(&self.models[self.clean.len()], &self.test).await?;
+            self.clean.push(clean);
             return Ok(());
         }
         if self.robust_units < self.total_robust_units() {

@@ -20,7 +20,10 @@
 use super::norms::{NormsConfig, short_mean};
 use super::report::{Cell, Chart, ChartKind, Report, Table};
 use super::stats::Summary;
-use super::{AttackKind, Experiment, FlipOutcome, FlipSummary, Images, Progress, attack_suite};
+use super::{
+    AttackKind, Experiment, FlipOutcome, FlipSummary, Images, Progress, accuracy, attack_suite,
+    started, training_run,
+};
 use crate::ml::attack::{AttackConfig, Norm, classify};
 use crate::ml::autoencoder::Autoencoder;
 use crate::ml::batch::DeviceSplit;
@@ -28,7 +31,7 @@ use crate::ml::manifold::{TangentBasis, on_manifold_fraction, random_subspace, t
 use crate::ml::model::{Classifier, ImageShape};
 use crate::ml::read_f32;
 use crate::ml::rng::Rng;
-use crate::ml::train::{TrainConfig, Trainer, evaluate};
+use crate::ml::train::{TrainConfig, Trainer};
 use burn::prelude::*;
 use burn::tensor::activation::log_softmax;
 
@@ -135,17 +138,7 @@ impl DynamicsOutcome {
             "dynamics",
             "Training dynamics: clinging and dimpling on natural images",
         );
-        report.setting(
-            "classifier",
-            format!(
-                "{}, {} epochs, batch {}, lr {}, seed {}",
-                c.train.model.label(),
-                c.train.epochs,
-                c.train.batch_size,
-                c.train.learning_rate,
-                c.train.seed
-            ),
-        );
+        report.setting("classifier", training_run(&c.train));
         report.setting("probes", self.probes);
         report.setting(
             "attack",
@@ -337,12 +330,7 @@ impl DynamicsExperiment {
             tangent.push(on_manifold_fraction(t, g));
             random.push(on_manifold_fraction(r, g));
         }
-        let mut correct = 0.0;
-        let chunk = 1000;
-        for start in (0..self.test.len()).step_by(chunk) {
-            let (images, labels) = self.test.range(start, chunk.min(self.test.len() - start));
-            correct += f64::from(read_f32(evaluate(&model, images, labels)).await?[1]);
-        }
+        let test_accuracy = accuracy(&model, &self.test).await?;
         let verdicts = classify(&model, &self.probes.pixels, self.probes.n, &self.device).await?;
         let attackable = (0..self.probes.len())
             .filter(|&i| verdicts[i].predicted == self.probes.labels[i])
@@ -350,7 +338,7 @@ impl DynamicsExperiment {
         self.measuring = Some(Measuring {
             model,
             step,
-            test_accuracy: correct / self.test.len() as f64,
+            test_accuracy,
             tangent,
             random,
             attackable,
@@ -400,16 +388,14 @@ impl DynamicsExperiment {
             self.bases.push((tangent, random));
             return Ok(());
         }
-        // Built right before its first use: the model's weights are drawn lazily from the
-        // device's generator that `Trainer::new` seeds.
-        let trainer = self.trainer.get_or_insert_with(|| {
-            Trainer::new(
-                self.config.train.clone(),
-                self.shape,
-                &self.train,
-                &self.device,
-            )
-        });
+        let train = &self.train;
+        let trainer = started(
+            &mut self.trainer,
+            &self.config.train,
+            self.shape,
+            || train.clone(),
+            &self.device,
+        );
         if self.measuring.is_some() {
             return self.measure_batch().await;
         }

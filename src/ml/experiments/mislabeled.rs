@@ -12,12 +12,12 @@
 //! off the pixels N1 keyed it to) and from its own initial weights (seed + 1).
 
 use super::report::{Cell, Chart, ChartKind, Report, Table};
-use super::{Experiment, Progress, correct_count};
+use super::{Experiment, Progress, accuracy, correct_count, train_step, training_run};
 use crate::ml::attack::{AttackConfig, BatchPgd, Goal};
 use crate::ml::batch::DeviceSplit;
 use crate::ml::model::{Classifier, ImageShape};
 use crate::ml::read_f32;
-use crate::ml::train::{TrainConfig, Trainer, evaluate};
+use crate::ml::train::{TrainConfig, Trainer};
 use burn::prelude::*;
 
 /// Settings of the mislabeled-adversarial experiment.
@@ -104,17 +104,7 @@ impl MislabeledOutcome {
     pub fn report(&self) -> Report {
         let c = &self.config;
         let mut report = Report::new("mislabeled", "The mislabeled-adversarial experiment");
-        report.setting(
-            "N1",
-            format!(
-                "{}, {} epochs, batch {}, lr {}, seed {}",
-                c.train.model.label(),
-                c.train.epochs,
-                c.train.batch_size,
-                c.train.learning_rate,
-                c.train.seed
-            ),
-        );
+        report.setting("N1", training_run(&c.train));
         report.setting(
             "t_i",
             format!(
@@ -253,22 +243,6 @@ impl MislabeledExperiment {
         self.train.len().div_ceil(config.batch_size) * config.epochs
     }
 
-    /// Trains `config` one step on `data`, keeping the model when the run ends.
-    fn train_step(
-        trainer: &mut Option<Trainer>,
-        config: &TrainConfig,
-        shape: ImageShape,
-        data: impl FnOnce() -> DeviceSplit,
-        device: &Device,
-    ) -> Option<Classifier> {
-        // Built right before its first step: the weights are drawn lazily from the device's
-        // generator that `Trainer::new` seeds.
-        let t = trainer.get_or_insert_with(|| Trainer::new(config.clone(), shape, &data(), device));
-        t.step();
-        t.is_done()
-            .then(|| trainer.take().expect("training").model())
-    }
-
     async fn attack_batch(&mut self) -> Result<(), String> {
         let n1 = self.n1.as_ref().expect("N1 is trained");
         let start = self.attacked;
@@ -289,47 +263,32 @@ impl MislabeledExperiment {
         Ok(())
     }
 
-    async fn accuracy(
-        model: &Classifier,
-        images: Tensor<2>,
-        labels: Tensor<1, Int>,
-    ) -> Result<f64, String> {
-        let count = labels.dims()[0];
-        let (mut correct, chunk) = (0.0, 1000);
-        for start in (0..count).step_by(chunk) {
-            let size = chunk.min(count - start);
-            let metrics = evaluate(
-                model,
-                images.clone().narrow(0, start, size),
-                labels.clone().narrow(0, start, size),
-            );
-            correct += f64::from(read_f32(metrics).await?[1]);
-        }
-        Ok(correct / count as f64)
-    }
-
     async fn evaluate(&mut self) -> Result<(), String> {
         let (n1, n2) = (
             self.n1.as_ref().expect("trained"),
             self.n2.as_ref().expect("trained"),
         );
-        let (test_images, test_labels) = self.test.range(0, self.test.len());
-        let shifted = test_labels
-            .clone()
-            .add_scalar(1)
-            .remainder_scalar(self.shape.classes as i64);
+        let shifted = DeviceSplit {
+            images: self.test.images.clone(),
+            labels: self
+                .test
+                .labels
+                .clone()
+                .add_scalar(1)
+                .remainder_scalar(self.shape.classes as i64),
+        };
         let relabeled = relabeled(&self.adversarial, &self.targets);
         self.outcome = Some(MislabeledOutcome {
             config: self.config.clone(),
             classes: self.shape.classes,
             training_images: self.train.len(),
-            n1_accuracy: Self::accuracy(n1, test_images.clone(), test_labels.clone()).await?,
+            n1_accuracy: accuracy(n1, &self.test).await?,
             reached_target: self.reached,
             mean_l2: self.sum_l2 / self.train.len() as f64,
             max_l2: self.max_l2,
-            n2_fit: Self::accuracy(n2, relabeled.images, relabeled.labels).await?,
-            n2_accuracy: Self::accuracy(n2, test_images.clone(), test_labels).await?,
-            n2_shifted: Self::accuracy(n2, test_images, shifted).await?,
+            n2_fit: accuracy(n2, &relabeled).await?,
+            n2_accuracy: accuracy(n2, &self.test).await?,
+            n2_shifted: accuracy(n2, &shifted).await?,
             test_images: self.test.len(),
         });
         Ok(())
@@ -338,23 +297,29 @@ impl MislabeledExperiment {
     async fn unit(&mut self) -> Result<(), String> {
         if self.n1.is_none() {
             let train = &self.train;
-            self.n1 = Self::train_step(
+            self.n1 = train_step(
                 &mut self.trainer,
                 &self.config.train,
                 self.shape,
                 || train.clone(),
                 &self.device,
+                |t| {
+                    t.step();
+                },
             );
         } else if self.attacked < self.train.len() {
             self.attack_batch().await?;
         } else if self.n2.is_none() {
             let (adversarial, targets) = (&self.adversarial, &self.targets);
-            self.n2 = Self::train_step(
+            self.n2 = train_step(
                 &mut self.trainer,
                 &self.config.relabeled_train(),
                 self.shape,
                 || relabeled(adversarial, targets),
                 &self.device,
+                |t| {
+                    t.step();
+                },
             );
         } else {
             self.evaluate().await?;
