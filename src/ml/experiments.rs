@@ -31,7 +31,10 @@ pub mod norms;
 pub mod report;
 pub mod stats;
 
-use super::attack::{AttackConfig, AttackJob, AttackResult, Restriction, Subspace, pgd_batch};
+use super::attack::{
+    AttackConfig, AttackJob, AttackResult, Restriction, Subspace, classify, pgd_batch,
+};
+use super::autoencoder::Autoencoder;
 use super::batch::DeviceSplit;
 use super::dataset::{Dataset, Split};
 use super::manifold::TangentBasis;
@@ -152,6 +155,18 @@ impl Images {
         &self.pixels[i * self.n..(i + 1) * self.n]
     }
 
+    /// Checks that the images have the pixels `autoencoder` expects.
+    pub fn check_fit(&self, autoencoder: &Autoencoder) -> Result<(), String> {
+        if self.n != autoencoder.pixels() {
+            return Err(format!(
+                "the images have {} pixels, the autoencoder expects {}",
+                self.n,
+                autoencoder.pixels()
+            ));
+        }
+        Ok(())
+    }
+
     /// The images `[len, n]` and labels `[len]` on `device`.
     pub fn tensors(&self, device: &Device) -> (Tensor<2>, Tensor<1, Int>) {
         let labels: Vec<i64> = self.labels.iter().map(|&l| i64::from(l)).collect();
@@ -163,6 +178,92 @@ impl Images {
             Tensor::from_data(TensorData::new(labels, [self.len()]), device),
         )
     }
+}
+
+/// An image left out because the classifier got it wrong before any attack.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Skipped {
+    /// Index in its split.
+    pub index: usize,
+    pub label: u8,
+    pub predicted: u8,
+}
+
+/// Sorts `images` by `classifier`'s verdict before any attack: the positions of those it gets
+/// right, the ones an experiment attacks, and the others as [`Skipped`].
+pub(crate) async fn correctly_classified(
+    classifier: &Classifier,
+    images: &Images,
+    device: &Device,
+) -> Result<(Vec<usize>, Vec<Skipped>), String> {
+    let verdicts = classify(classifier, &images.pixels, images.n, device).await?;
+    let (mut attackable, mut skipped) = (Vec::new(), Vec::new());
+    for (i, v) in verdicts.iter().enumerate() {
+        let label = images.labels[i];
+        if v.predicted == label {
+            attackable.push(i);
+        } else {
+            skipped.push(Skipped {
+                index: images.indices[i],
+                label,
+                predicted: v.predicted,
+            });
+        }
+    }
+    Ok((attackable, skipped))
+}
+
+/// Where an experiment over `images` images stands when its units of work are: classifying
+/// every image (one), then one per batch of attacked images. `attackable` holds the positions
+/// of the images to attack (`None` until classified), `attacked` counts those done.
+pub(crate) fn attack_progress(
+    images: usize,
+    attackable: Option<&[usize]>,
+    attacked: usize,
+) -> Progress {
+    let total = 1 + images;
+    match attackable {
+        None => Progress {
+            stage: "classifying",
+            done: 0,
+            total,
+        },
+        Some(attackable) => Progress {
+            stage: if attacked < attackable.len() {
+                "attacking"
+            } else {
+                "done"
+            },
+            // Each skipped image counts as done.
+            done: total - (attackable.len() - attacked),
+            total,
+        },
+    }
+}
+
+/// The positions of the next batch of up to `batch` images to attack once the first
+/// `attacked` of `attackable` are done; `None` when all are.
+pub(crate) fn next_batch(
+    attackable: &[usize],
+    attacked: usize,
+    batch: usize,
+) -> Option<Vec<usize>> {
+    (attacked < attackable.len())
+        .then(|| attackable[attacked..(attacked + batch).min(attackable.len())].to_vec())
+}
+
+/// Checks that `batch` (`what` names it in the message) is between `lo` and `hi` images.
+pub(crate) fn check_batch(
+    what: &str,
+    batch: usize,
+    (lo, hi): (usize, usize),
+) -> Result<(), String> {
+    if !(lo..=hi).contains(&batch) {
+        return Err(format!(
+            "{what} must be between {lo} and {hi} images, not {batch}"
+        ));
+    }
+    Ok(())
 }
 
 /// The four attacks whose norms to flip the experiments compare, in table order.

@@ -11,7 +11,8 @@
 use super::norms::{NormsConfig, NormsExperiment, NormsOutcome};
 use super::report::{Cell, Chart, ChartKind, Report, Table};
 use super::{
-    AttackKind, Experiment, Images, Progress, accuracy, correct_count, train_step, training_run,
+    AttackKind, Experiment, Images, Progress, accuracy, check_batch, correct_count, train_step,
+    training_run,
 };
 use crate::ml::attack::{AttackConfig, BatchPgd, Goal, Norm};
 use crate::ml::autoencoder::Autoencoder;
@@ -77,12 +78,7 @@ impl AdvTrainConfig {
         for &eps in &self.eval_eps {
             BatchPgd::new(self.evaluation(eps)).map_err(|e| format!("evaluation radius: {e}"))?;
         }
-        if !(1..=4096).contains(&self.eval_batch) {
-            return Err(format!(
-                "the evaluation batch must be between 1 and 4096 images, not {}",
-                self.eval_batch
-            ));
-        }
+        check_batch("the evaluation batch", self.eval_batch, (1, 4096))?;
         self.norms.validate()
     }
 }

@@ -13,11 +13,13 @@
 //! and the classifier together, so accuracy on D(E(x + d)) is an upper bound on what the
 //! defence achieves.
 
-use super::norms::histogram_points;
+use super::norms::{NormsConfig, histogram_points};
 use super::report::{Cell, Chart, ChartKind, Report, Table};
 use super::stats::{Histogram, Summary, roc_auc, roc_curve};
-use super::{Experiment, Images, Progress};
-use crate::ml::attack::{AttackConfig, AttackJob, Norm, classify, pgd_batch};
+use super::{
+    Experiment, Images, Progress, attack_progress, check_batch, correctly_classified, next_batch,
+};
+use crate::ml::attack::{AttackConfig, AttackJob, Norm, pgd_batch};
 use crate::ml::autoencoder::Autoencoder;
 use crate::ml::manifold::{TangentBasis, off_manifold, project_on_manifold, tangent_basis};
 use crate::ml::model::Classifier;
@@ -81,7 +83,7 @@ pub struct DetectConfig {
 impl Default for DetectConfig {
     fn default() -> Self {
         Self {
-            attack: super::norms::NormsConfig::default().attack,
+            attack: NormsConfig::default().attack,
             batch: 8,
             bins: 25,
         }
@@ -95,12 +97,7 @@ impl DetectConfig {
         if self.attack.norm != Norm::L2 || self.attack.target.is_some() {
             return Err("the detection experiment uses the untargeted L2 attack".into());
         }
-        if !(1..=256).contains(&self.batch) {
-            return Err(format!(
-                "the batch must be between 1 and 256 images, not {}",
-                self.batch
-            ));
-        }
+        check_batch("the batch", self.batch, NormsConfig::BATCH)?;
         if self.bins == 0 {
             return Err("a histogram needs at least one bin".into());
         }
@@ -353,13 +350,7 @@ impl DetectExperiment {
         device: &Device,
     ) -> Result<Self, String> {
         config.validate()?;
-        if images.n != autoencoder.pixels() {
-            return Err(format!(
-                "the images have {} pixels, the autoencoder expects {}",
-                images.n,
-                autoencoder.pixels()
-            ));
-        }
+        images.check_fit(&autoencoder)?;
         Ok(Self {
             classifier,
             autoencoder,
@@ -434,48 +425,25 @@ impl Experiment for DetectExperiment {
     type Outcome = DetectOutcome;
 
     fn progress(&self) -> Progress {
-        let total = 1 + self.images.len();
-        match &self.attackable {
-            None => Progress {
-                stage: "classifying",
-                done: 0,
-                total,
-            },
-            Some(attackable) => Progress {
-                stage: if self.records.len() < attackable.len() {
-                    "attacking"
-                } else {
-                    "done"
-                },
-                done: total - (attackable.len() - self.records.len()),
-                total,
-            },
-        }
+        attack_progress(
+            self.images.len(),
+            self.attackable.as_deref(),
+            self.records.len(),
+        )
     }
 
     async fn advance(&mut self, units: usize) -> Result<(), String> {
         for _ in 0..units {
             let Some(attackable) = &self.attackable else {
-                let verdicts = classify(
-                    &self.classifier,
-                    &self.images.pixels,
-                    self.images.n,
-                    &self.device,
-                )
-                .await?;
-                self.attackable = Some(
-                    (0..self.images.len())
-                        .filter(|&i| verdicts[i].predicted == self.images.labels[i])
-                        .collect(),
-                );
+                let (attackable, _) =
+                    correctly_classified(&self.classifier, &self.images, &self.device).await?;
+                self.attackable = Some(attackable);
                 continue;
             };
-            let start = self.records.len();
-            if start == attackable.len() {
+            let Some(positions) = next_batch(attackable, self.records.len(), self.config.batch)
+            else {
                 break;
-            }
-            let end = (start + self.config.batch).min(attackable.len());
-            let positions = attackable[start..end].to_vec();
+            };
             self.attack_batch(positions).await?;
         }
         Ok(())

@@ -22,9 +22,9 @@ use super::report::{Cell, Chart, ChartKind, Report, Table};
 use super::stats::Summary;
 use super::{
     AttackKind, Experiment, FlipOutcome, FlipSummary, Images, Progress, accuracy, attack_suite,
-    started, training_run,
+    check_batch, correctly_classified, started, training_run,
 };
-use crate::ml::attack::{AttackConfig, Norm, classify};
+use crate::ml::attack::{AttackConfig, Norm};
 use crate::ml::autoencoder::Autoencoder;
 use crate::ml::batch::DeviceSplit;
 use crate::ml::manifold::{TangentBasis, on_manifold_fraction, random_subspace, tangent_basis};
@@ -77,12 +77,7 @@ impl DynamicsConfig {
         if self.attack.norm != Norm::L2 || self.attack.target.is_some() {
             return Err("distances are measured with the untargeted L2 attack".into());
         }
-        if !(1..=256).contains(&self.batch) {
-            return Err(format!(
-                "the batch must be between 1 and 256 images, not {}",
-                self.batch
-            ));
-        }
+        check_batch("the batch", self.batch, NormsConfig::BATCH)?;
         let (lo, hi) = Self::EARLY;
         if !(lo..=hi).contains(&self.early) {
             return Err(format!(
@@ -331,10 +326,7 @@ impl DynamicsExperiment {
             random.push(on_manifold_fraction(r, g));
         }
         let test_accuracy = accuracy(&model, &self.test).await?;
-        let verdicts = classify(&model, &self.probes.pixels, self.probes.n, &self.device).await?;
-        let attackable = (0..self.probes.len())
-            .filter(|&i| verdicts[i].predicted == self.probes.labels[i])
-            .collect();
+        let (attackable, _) = correctly_classified(&model, &self.probes, &self.device).await?;
         self.measuring = Some(Measuring {
             model,
             step,

@@ -12,7 +12,7 @@
 //! off the pixels N1 keyed it to) and from its own initial weights (seed + 1).
 
 use super::report::{Cell, Chart, ChartKind, Report, Table};
-use super::{Experiment, Progress, accuracy, correct_count, train_step, training_run};
+use super::{Experiment, Progress, accuracy, check_batch, correct_count, train_step, training_run};
 use crate::ml::attack::{AttackConfig, BatchPgd, Goal};
 use crate::ml::batch::DeviceSplit;
 use crate::ml::model::{Classifier, ImageShape};
@@ -51,13 +51,7 @@ impl MislabeledConfig {
     pub fn validate(&self) -> Result<(), String> {
         self.train.validate()?;
         BatchPgd::new(self.attack.clone())?;
-        if !(1..=4096).contains(&self.batch) {
-            return Err(format!(
-                "the batch must be between 1 and 4096 images, not {}",
-                self.batch
-            ));
-        }
-        Ok(())
+        check_batch("the batch", self.batch, (1, 4096))
     }
 
     /// N2's training run.

@@ -14,8 +14,11 @@
 
 use super::report::{Cell, Chart, ChartKind, Report, Table};
 use super::stats::{Histogram, Quartiles, Summary};
-use super::{AttackKind, Experiment, FlipOutcome, FlipSummary, Images, Progress, attack_suite};
-use crate::ml::attack::{AttackConfig, Norm, classify};
+use super::{
+    AttackKind, Experiment, FlipOutcome, FlipSummary, Images, Progress, Skipped, attack_progress,
+    attack_suite, check_batch, correctly_classified, next_batch,
+};
+use crate::ml::attack::{AttackConfig, Norm};
 use crate::ml::autoencoder::Autoencoder;
 use crate::ml::manifold::{on_manifold_fraction, random_subspace, tangent_basis};
 use crate::ml::model::Classifier;
@@ -100,13 +103,7 @@ impl NormsConfig {
         if self.attack.target.is_some() {
             return Err("the norms experiment attacks untargeted".into());
         }
-        let (lo, hi) = Self::BATCH;
-        if !(lo..=hi).contains(&self.batch) {
-            return Err(format!(
-                "the batch must be between {lo} and {hi} images, not {}",
-                self.batch
-            ));
-        }
+        check_batch("the batch", self.batch, Self::BATCH)?;
         if self.bins == 0 {
             return Err("a histogram needs at least one bin".into());
         }
@@ -135,14 +132,6 @@ impl ImageRecord {
     pub fn attack(&self, kind: AttackKind) -> &FlipOutcome {
         &self.attacks[kind as usize]
     }
-}
-
-/// An image left out because the classifier got it wrong before any attack.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Skipped {
-    pub index: usize,
-    pub label: u8,
-    pub predicted: u8,
 }
 
 /// Everything the norms experiment found.
@@ -513,13 +502,7 @@ impl NormsExperiment {
         device: &Device,
     ) -> Result<Self, String> {
         config.validate()?;
-        if images.n != autoencoder.pixels() {
-            return Err(format!(
-                "the images have {} pixels, the autoencoder expects {}",
-                images.n,
-                autoencoder.pixels()
-            ));
-        }
+        images.check_fit(&autoencoder)?;
         Ok(Self {
             rng: Rng::new(config.seed),
             classifier,
@@ -531,31 +514,6 @@ impl NormsExperiment {
             skipped: Vec::new(),
             records: Vec::new(),
         })
-    }
-
-    async fn classify(&mut self) -> Result<(), String> {
-        let verdicts = classify(
-            &self.classifier,
-            &self.images.pixels,
-            self.images.n,
-            &self.device,
-        )
-        .await?;
-        let mut attackable = Vec::new();
-        for (i, v) in verdicts.iter().enumerate() {
-            let label = self.images.labels[i];
-            if v.predicted == label {
-                attackable.push(i);
-            } else {
-                self.skipped.push(Skipped {
-                    index: self.images.indices[i],
-                    label,
-                    predicted: v.predicted,
-                });
-            }
-        }
-        self.attackable = Some(attackable);
-        Ok(())
     }
 
     async fn attack_batch(&mut self, positions: Vec<usize>) -> Result<(), String> {
@@ -597,40 +555,25 @@ impl Experiment for NormsExperiment {
     type Outcome = NormsOutcome;
 
     fn progress(&self) -> Progress {
-        let total = 1 + self.images.len();
-        match &self.attackable {
-            None => Progress {
-                stage: "classifying",
-                done: 0,
-                total,
-            },
-            Some(attackable) => {
-                let done = 1 + self.skipped.len() + self.records.len();
-                Progress {
-                    stage: if self.records.len() < attackable.len() {
-                        "attacking"
-                    } else {
-                        "done"
-                    },
-                    done,
-                    total,
-                }
-            }
-        }
+        attack_progress(
+            self.images.len(),
+            self.attackable.as_deref(),
+            self.records.len(),
+        )
     }
 
     async fn advance(&mut self, units: usize) -> Result<(), String> {
         for _ in 0..units {
             let Some(attackable) = &self.attackable else {
-                self.classify().await?;
+                let (attackable, skipped) =
+                    correctly_classified(&self.classifier, &self.images, &self.device).await?;
+                (self.attackable, self.skipped) = (Some(attackable), skipped);
                 continue;
             };
-            let start = self.records.len();
-            if start == attackable.len() {
+            let Some(positions) = next_batch(attackable, self.records.len(), self.config.batch)
+            else {
                 break;
-            }
-            let end = (start + self.config.batch).min(attackable.len());
-            let positions = attackable[start..end].to_vec();
+            };
             self.attack_batch(positions).await?;
         }
         Ok(())
