@@ -150,6 +150,12 @@ impl Options {
         }
     }
 
+    /// `--n` test images (`default` without it) drawn by the seed.
+    fn test_images(&self, bench: &Workbench, default: usize) -> Images {
+        let test = &bench.dataset.test;
+        Images::sample(&bench.dataset, test, self.n.unwrap_or(default), self.seed)
+    }
+
     fn norms(&self) -> NormsConfig {
         let base = NormsConfig::default();
         NormsConfig {
@@ -213,12 +219,7 @@ pub fn run(args: &[String]) -> CliResult {
                 ),
             ));
             let ae = autoencoder.expect("trained above");
-            let images = Images::sample(
-                &bench.dataset,
-                &bench.dataset.test,
-                options.n.unwrap_or(100),
-                options.seed,
-            );
+            let images = options.test_images(&bench, 100);
             if options.which == Which::Norms {
                 let e =
                     NormsExperiment::new(classifier, ae, images, options.norms(), &bench.device)?;
@@ -243,12 +244,7 @@ pub fn run(args: &[String]) -> CliResult {
                 early: options.early,
                 seed: options.seed,
             };
-            let probes = Images::sample(
-                &bench.dataset,
-                &bench.dataset.test,
-                options.n.unwrap_or(50),
-                options.seed,
-            );
+            let probes = options.test_images(&bench, 50);
             let e = DynamicsExperiment::new(
                 autoencoder.expect("trained above"),
                 bench.train.clone(),
@@ -275,12 +271,7 @@ pub fn run(args: &[String]) -> CliResult {
                 },
                 ..base
             };
-            let robust = Images::sample(
-                &bench.dataset,
-                &bench.dataset.test,
-                options.n.unwrap_or(500),
-                options.seed,
-            );
+            let robust = options.test_images(&bench, 500);
             let probes = Images::sample(
                 &bench.dataset,
                 &bench.dataset.test,

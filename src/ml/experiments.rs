@@ -37,7 +37,7 @@ use super::attack::{
 use super::autoencoder::Autoencoder;
 use super::batch::DeviceSplit;
 use super::dataset::{Dataset, Split};
-use super::manifold::TangentBasis;
+use super::manifold::{TangentBasis, random_subspace, tangent_basis};
 use super::model::{Classifier, ImageShape};
 use super::read_f32;
 use super::rng::Rng;
@@ -338,6 +338,19 @@ impl FlipOutcome {
             perturbation: result.perturbation,
         }
     }
+}
+
+/// The tangent space at image `x` and its control, a random subspace of the same dimension
+/// drawn from `rng`: one image's bases for [`attack_suite`].
+pub(crate) async fn tangent_and_control(
+    autoencoder: &Autoencoder,
+    x: &[f32],
+    rng: &mut Rng,
+    device: &Device,
+) -> Result<(TangentBasis, TangentBasis), String> {
+    let tangent = tangent_basis(autoencoder, x, device).await?;
+    let random = random_subspace(x.len(), tangent.rank, rng);
+    Ok((tangent, random))
 }
 
 /// The four attacks of [`AttackKind::ALL`] on each image, each restricted attack stopping at

@@ -22,12 +22,12 @@ use super::report::{Cell, Chart, ChartKind, Report, Table};
 use super::stats::Summary;
 use super::{
     AttackKind, Experiment, FlipOutcome, FlipSummary, Images, Progress, accuracy, attack_suite,
-    check_batch, correctly_classified, started, training_run,
+    check_batch, correctly_classified, started, tangent_and_control, training_run,
 };
 use crate::ml::attack::{AttackConfig, Norm};
 use crate::ml::autoencoder::Autoencoder;
 use crate::ml::batch::DeviceSplit;
-use crate::ml::manifold::{TangentBasis, on_manifold_fraction, random_subspace, tangent_basis};
+use crate::ml::manifold::{TangentBasis, on_manifold_fraction};
 use crate::ml::model::{Classifier, ImageShape};
 use crate::ml::read_f32;
 use crate::ml::rng::Rng;
@@ -375,9 +375,8 @@ impl DynamicsExperiment {
     async fn unit(&mut self) -> Result<(), String> {
         if self.bases.len() < self.probes.len() {
             let x = self.probes.image(self.bases.len());
-            let tangent = tangent_basis(&self.autoencoder, x, &self.device).await?;
-            let random = random_subspace(self.probes.n, tangent.rank, &mut self.rng);
-            self.bases.push((tangent, random));
+            let bases = tangent_and_control(&self.autoencoder, x, &mut self.rng, &self.device);
+            self.bases.push(bases.await?);
             return Ok(());
         }
         let train = &self.train;

@@ -16,11 +16,11 @@ use super::report::{Cell, Chart, ChartKind, Report, Table};
 use super::stats::{Histogram, Quartiles, Summary};
 use super::{
     AttackKind, Experiment, FlipOutcome, FlipSummary, Images, Progress, Skipped, attack_progress,
-    attack_suite, check_batch, correctly_classified, next_batch,
+    attack_suite, check_batch, correctly_classified, next_batch, tangent_and_control,
 };
 use crate::ml::attack::{AttackConfig, Norm};
 use crate::ml::autoencoder::Autoencoder;
-use crate::ml::manifold::{on_manifold_fraction, random_subspace, tangent_basis};
+use crate::ml::manifold::on_manifold_fraction;
 use crate::ml::model::Classifier;
 use crate::ml::rng::Rng;
 use burn::prelude::*;
@@ -519,10 +519,10 @@ impl NormsExperiment {
     async fn attack_batch(&mut self, positions: Vec<usize>) -> Result<(), String> {
         let mut bases = Vec::with_capacity(positions.len());
         for &p in &positions {
-            let tangent =
-                tangent_basis(&self.autoencoder, self.images.image(p), &self.device).await?;
-            let random = random_subspace(self.images.n, tangent.rank, &mut self.rng);
-            bases.push((tangent, random));
+            let x = self.images.image(p);
+            bases.push(
+                tangent_and_control(&self.autoencoder, x, &mut self.rng, &self.device).await?,
+            );
         }
         let jobs: Vec<(&[f32], u8)> = positions
             .iter()
