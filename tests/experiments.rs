@@ -6,13 +6,14 @@
 //!
 //! `cargo test --release --test experiments`.
 
+mod common;
+
 use burn::prelude::*;
+use common::{N, bundle, device_rng, slice};
 use dimple::ml::attack::{AttackConfig, BatchPgd, Goal, classify};
 use dimple::ml::autoencoder::{
     Autoencoder, AutoencoderConfig, AutoencoderKind, AutoencoderTrainer, reconstruction_error,
 };
-use dimple::ml::batch::DeviceSplit;
-use dimple::ml::dataset::Dataset;
 use dimple::ml::experiments::advtrain::{AdvTrainConfig, AdvTrainExperiment, AdvTrainOutcome};
 use dimple::ml::experiments::detect::{DetectConfig, DetectExperiment, View};
 use dimple::ml::experiments::dynamics::{DynamicsConfig, DynamicsExperiment, DynamicsOutcome};
@@ -24,37 +25,7 @@ use dimple::ml::experiments::{AttackKind, Experiment, FlipSummary, Images, run};
 use dimple::ml::manifold::l2_norm;
 use dimple::ml::model::{Classifier, ImageShape};
 use dimple::ml::train::{TrainConfig, Trainer};
-use std::sync::{Mutex, MutexGuard, OnceLock};
-
-const N: usize = 784;
-
-/// Burn's CPU backend draws initial weights from one process-wide generator that trainers
-/// seed, and tests run on parallel threads: whatever trains a model holds this lock.
-fn device_rng() -> MutexGuard<'static, ()> {
-    static LOCK: Mutex<()> = Mutex::new(());
-    LOCK.lock().unwrap_or_else(|e| e.into_inner())
-}
-
-fn bundle() -> &'static Dataset {
-    static DATA: OnceLock<Dataset> = OnceLock::new();
-    DATA.get_or_init(|| {
-        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/static/data/mnist-bundle.dmpl");
-        Dataset::decode(&std::fs::read(path).expect("the bundle is in static/data"))
-            .expect("the bundle decodes")
-    })
-}
-
-/// The first `count` images of `split`, on the CPU.
-fn slice(train: bool, count: usize) -> DeviceSplit {
-    let data = bundle();
-    let split = if train { &data.train } else { &data.test };
-    DeviceSplit::from_parts(
-        &split.pixels[..count * N],
-        &split.labels[..count],
-        N,
-        &Device::flex(),
-    )
-}
+use std::sync::{Mutex, OnceLock};
 
 fn small_training(epochs: usize) -> TrainConfig {
     TrainConfig {

@@ -5,7 +5,10 @@
 //! Small models trained for one epoch on a slice of the bundle keep this fast. Two ignored
 //! tests measure: `cargo test --release --test four_views -- --ignored --nocapture`.
 
+mod common;
+
 use burn::prelude::*;
+use common::{N, bundle, device_rng, slice};
 use dimple::ml::attack::{
     AttackConfig, AttackJob, Norm, PgdRun, Restriction, Subspace, classify, four_views, pgd,
     pgd_batch,
@@ -14,7 +17,6 @@ use dimple::ml::autoencoder::{
     Autoencoder, AutoencoderConfig, AutoencoderKind, AutoencoderTrainer, reconstruction_error,
 };
 use dimple::ml::batch::DeviceSplit;
-use dimple::ml::dataset::Dataset;
 use dimple::ml::manifold::{
     TangentBasis, l2_norm, off_manifold, on_manifold_fraction, project_on_manifold,
     random_subspace, tangent_basis,
@@ -22,37 +24,8 @@ use dimple::ml::manifold::{
 use dimple::ml::model::{Classifier, ClassifierKind, ImageShape};
 use dimple::ml::rng::Rng;
 use dimple::ml::train::{TrainConfig, Trainer};
-use std::sync::{Mutex, MutexGuard, OnceLock};
+use std::sync::{Mutex, OnceLock};
 use std::time::Instant;
-
-const N: usize = 784;
-
-/// Flex's random generator is global: seeded model construction and first use happen under
-/// this lock, so a seed gives the same weights whatever other tests run.
-fn seeded() -> MutexGuard<'static, ()> {
-    static LOCK: Mutex<()> = Mutex::new(());
-    LOCK.lock().unwrap_or_else(|e| e.into_inner())
-}
-
-fn bundle() -> &'static Dataset {
-    static DATA: OnceLock<Dataset> = OnceLock::new();
-    DATA.get_or_init(|| {
-        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/static/data/mnist-bundle.dmpl");
-        Dataset::decode(&std::fs::read(path).expect("the bundle is in static/data"))
-            .expect("the bundle decodes")
-    })
-}
-
-/// The first `count` training images of the bundle, on the CPU.
-fn train_slice(count: usize) -> DeviceSplit {
-    let data = bundle();
-    DeviceSplit::from_parts(
-        &data.train.pixels[..count * N],
-        &data.train.labels[..count],
-        N,
-        &Device::flex(),
-    )
-}
 
 /// Test image `i` with pixels in [0, 1], and its label.
 fn test_image(i: usize) -> (Vec<f32>, u8) {
@@ -69,7 +42,7 @@ fn classifier() -> Classifier {
     static MODEL: OnceLock<Mutex<Classifier>> = OnceLock::new();
     MODEL
         .get_or_init(|| {
-            let _guard = seeded();
+            let _guard = device_rng();
             let config = TrainConfig {
                 model: ClassifierKind::Mlp,
                 epochs: 3,
@@ -81,7 +54,7 @@ fn classifier() -> Classifier {
             let mut trainer = Trainer::new(
                 config,
                 ImageShape::MNIST,
-                &train_slice(6000),
+                &slice(true, 6000),
                 &Device::flex(),
             );
             while !trainer.is_done() {
@@ -98,7 +71,7 @@ fn train_autoencoder(
     config: AutoencoderConfig,
     train: &DeviceSplit,
 ) -> (AutoencoderTrainer, Vec<f32>) {
-    let _guard = seeded();
+    let _guard = device_rng();
     let mut trainer =
         AutoencoderTrainer::new(config, ImageShape::MNIST, train, &Device::flex()).unwrap();
     let mut losses = Vec::new();
@@ -117,7 +90,7 @@ fn autoencoder() -> Autoencoder {
                 epochs: 1,
                 ..AutoencoderConfig::default()
             };
-            Mutex::new(train_autoencoder(config, &train_slice(6000)).0.model())
+            Mutex::new(train_autoencoder(config, &slice(true, 6000)).0.model())
         })
         .lock()
         .unwrap()
@@ -128,16 +101,27 @@ fn basis_at(x: &[f32]) -> TangentBasis {
     pollster::block_on(tangent_basis(&autoencoder(), x, &Device::flex())).unwrap()
 }
 
+/// One attack job on `x` per entry of `subspaces`: restricted to that side of `basis`, or
+/// plain for `None`.
+fn restricted_jobs<'a>(
+    x: &'a [f32],
+    label: u8,
+    basis: &'a TangentBasis,
+    subspaces: impl IntoIterator<Item = Option<Subspace>>,
+) -> Vec<AttackJob<'a>> {
+    subspaces
+        .into_iter()
+        .map(|s| AttackJob {
+            image: x,
+            label,
+            restriction: s.map(|subspace| Restriction { basis, subspace }),
+        })
+        .collect()
+}
+
 /// Mean squared reconstruction error per pixel on the first `count` test images.
 fn test_mse(model: &Autoencoder, count: usize) -> f32 {
-    let data = bundle();
-    let test = DeviceSplit::from_parts(
-        &data.test.pixels[..count * N],
-        &data.test.labels[..count],
-        N,
-        &Device::flex(),
-    );
-    let (images, _) = test.range(0, count);
+    let (images, _) = slice(false, count).range(0, count);
     reconstruction_error(model, images)
         .try_into_vec_as::<f32>()
         .unwrap()[0]
@@ -151,7 +135,7 @@ fn autoencoder_training_is_deterministic_and_learns_to_reconstruct() {
         batch_size: 50,
         ..AutoencoderConfig::default()
     };
-    let train = train_slice(400);
+    let train = slice(true, 400);
     let (a, losses_a) = train_autoencoder(config.clone(), &train);
     let (_, losses_b) = train_autoencoder(config.clone(), &train);
     assert_eq!(losses_a, losses_b, "same seed, same run");
@@ -418,17 +402,12 @@ fn restricted_attacks_move_only_in_their_subspace_until_clipped() {
         steps: 60,
         ..AttackConfig::default()
     };
-    let jobs: Vec<AttackJob> = [Some(Subspace::On), Some(Subspace::Off), None]
-        .into_iter()
-        .map(|s| AttackJob {
-            image: &x,
-            label,
-            restriction: s.map(|subspace| Restriction {
-                basis: &tangent,
-                subspace,
-            }),
-        })
-        .collect();
+    let jobs = restricted_jobs(
+        &x,
+        label,
+        &tangent,
+        [Some(Subspace::On), Some(Subspace::Off), None],
+    );
     let results = pollster::block_on(pgd_batch(&model, &jobs, &config, true, &device)).unwrap();
     for (result, job) in results.iter().zip(&jobs) {
         match job.restriction {
@@ -470,17 +449,12 @@ fn chunked_pgd_equals_one_uninterrupted_run() {
     let device = Device::flex();
     let (x, label) = test_image(5);
     let basis = random_subspace(N, 16, &mut Rng::new(4));
-    let jobs: Vec<AttackJob> = [None, Some(Subspace::On), Some(Subspace::Off)]
-        .into_iter()
-        .map(|s| AttackJob {
-            image: &x,
-            label,
-            restriction: s.map(|subspace| Restriction {
-                basis: &basis,
-                subspace,
-            }),
-        })
-        .collect();
+    let jobs = restricted_jobs(
+        &x,
+        label,
+        &basis,
+        [None, Some(Subspace::On), Some(Subspace::Off)],
+    );
     let l2 = AttackConfig {
         eps: 2.0,
         step_size: 0.1,
@@ -652,7 +626,7 @@ fn measure_norms_to_flip() {
     let train = DeviceSplit::upload(data, &data.train, &device);
     let started = Instant::now();
     let (classifier, ae) = {
-        let _guard = seeded();
+        let _guard = device_rng();
         let mut trainer = Trainer::new(TrainConfig::default(), ImageShape::MNIST, &train, &device);
         while !trainer.is_done() {
             trainer.step();
