@@ -94,7 +94,7 @@ bench: tools native-bin wasm
 	NATIVE=$(NATIVE) node e2e/bench.mjs
 
 # Fuzz targets for the decoders of what the page reads (fuzz/: data files, model files,
-# pictures), FUZZ_SECONDS each, from the committed seed corpus; not part of `test`. With a
+# pictures, URL state), FUZZ_SECONDS each, from the committed seed corpus; not part of `test`. With a
 # nightly toolchain: libFuzzer through cargo-fuzz (installed when missing; no sanitizer, as the
 # decoders are safe Rust: panics, overflows, timeouts and runaway memory are what it catches).
 # Without nightly, or with FUZZ_ENGINE=stable: the stable driver, seeded mutations of the same

@@ -371,7 +371,7 @@ try {
   log('browser WebGPU');
   context = await launch({ webgpu: true });
   // No pretrained models: the page's first attack would run beside the training.
-  page = await openPage(context, server.url + '?pretrained=0');
+  page = await openPage(context, server.url + '?pretrained=0&backend=webgpu');
   await waitReady(page, 180_000);
   const label = await byTestId(page, 'backend').innerText();
   const adapter = label.replace('Backend: ', '');
@@ -379,7 +379,7 @@ try {
   if (/WebGPU/.test(label)) {
     gpu = await dimpleTrain(page, GPU_WINDOW).catch((e) => ({ error: String(e) }));
     rows.push([`Training, MLP batch 128, headless Chromium, ${adapter}`, gpu.error ?? `${round(gpu.examplesPerSecond)} examples/s (steps timed over 30 s after a 30 s warm-up; SwiftShader is a CPU emulation of a GPU, so this is no measure of real WebGPU speed)`]);
-    page = await openPage(context, server.url + '?pretrained=0');
+    page = await openPage(context, server.url + '?pretrained=0&backend=webgpu');
     await waitReady(page, 180_000);
     await toyRows(page, adapter);
   } else {

@@ -1,8 +1,10 @@
 // Launching Debian's Chromium headless with Playwright, and helpers the tests share.
 import { chromium } from 'playwright-core';
-import { mkdtemp, mkdir } from 'node:fs/promises';
+import { before, after } from 'node:test';
+import { mkdtemp, mkdir, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { serve } from './server.mjs';
 
 export const SHOTS = join(process.cwd(), 'target', 'e2e');
 
@@ -57,4 +59,64 @@ export async function waitReady(page, timeout = 120_000) {
 
 export async function longTasksSince(page, since) {
   return page.evaluate((t) => window.__longTasks.filter((e) => e.start >= t), since);
+}
+
+// Serves the built page (DIST, else dist/) to the tests of one file. Once it has started the
+// returned object has the server's `url` and `requests`; `report` collects the file's figures,
+// written to target/e2e/`file` at the end and printed as "`label` report: …".
+export function servePage(file, label) {
+  const site = { report: {} };
+  before(async () => {
+    Object.assign(site, await serve(process.env.DIST ?? join(process.cwd(), 'dist')));
+  });
+  after(async () => {
+    await site.close();
+    await writeFile(join(SHOTS, file), JSON.stringify(site.report, null, 2));
+    console.log(`${label} report:`, JSON.stringify(site.report));
+  });
+  return site;
+}
+
+// The run id of the attack results shown, or null before any.
+export const attackRun = (page) =>
+  page.evaluate(() => document.querySelector('[data-testid="attack-results"]')?.dataset.run ?? null);
+
+// Waits until attack results other than run `previous` are shown and nothing computes;
+// resolves to their run id.
+export async function waitAttack(page, previous, timeout = 180_000) {
+  const handle = await page.waitForFunction(
+    (prev) => {
+      const r = document.querySelector('[data-testid="attack-results"]');
+      const status = document.querySelector('[data-testid="attack-status"]');
+      return r && r.dataset.run !== prev && status.dataset.busy === 'false' && r.dataset.run;
+    },
+    previous,
+    { timeout },
+  );
+  return handle.jsonValue();
+}
+
+// Presses "Run attack" and waits for its results to replace the previous ones; resolves to
+// their run id.
+export async function runAttack(page, timeout = 180_000) {
+  const previous = await attackRun(page);
+  await byTestId(page, 'attack-run').click();
+  return waitAttack(page, previous, timeout);
+}
+
+// A plain L2 attack within `eps`, and restricted attacks searching up to L2 `search`.
+export async function l2Attack(page, { eps = '2', step = '0.05', steps = '200', search = '6' } = {}) {
+  await byTestId(page, 'attack-norm').selectOption('l2');
+  await byTestId(page, 'attack-eps').fill(eps);
+  await byTestId(page, 'attack-step').fill(step);
+  await byTestId(page, 'attack-steps').fill(steps);
+  await byTestId(page, 'attack-search').fill(search);
+}
+
+// Up to `count` gallery digits the classifier gets right: their positions in the gallery.
+export async function correctDigits(page, count = 5) {
+  const items = await byTestId(page, 'gallery-item').evaluateAll((els) =>
+    els.map((e, i) => ({ i, label: e.dataset.label, prediction: e.dataset.prediction })),
+  );
+  return items.filter((d) => d.label === d.prediction).slice(0, count);
 }

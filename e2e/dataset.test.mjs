@@ -2,27 +2,15 @@
 // MNIST while the visitor trains on Fashion-MNIST, and come back, figures and all, when they
 // switch back. Any console error fails the test.
 // DIST names the built page to serve (default: dist/).
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { serve } from './server.mjs';
-import { SHOTS, launch, openPage, byTestId, waitReady } from './browser.mjs';
+import { SHOTS, launch, openPage, byTestId, waitReady, servePage } from './browser.mjs';
 
 const FASHION = ['T-shirt/top', 'Trouser', 'Pullover', 'Dress', 'Coat', 'Sandal', 'Shirt', 'Sneaker', 'Bag', 'Ankle boot'];
 
-let server;
-const report = {};
-
-before(async () => {
-  server = await serve(process.env.DIST ?? join(process.cwd(), 'dist'));
-});
-
-after(async () => {
-  await server.close();
-  await writeFile(join(SHOTS, 'dataset-report.json'), JSON.stringify(report, null, 2));
-  console.log('dataset report:', JSON.stringify(report));
-});
+const server = servePage('dataset-report.json', 'dataset');
+const report = server.report;
 
 const attr = (page, id, name) => byTestId(page, id).getAttribute(name);
 const waitAttr = (page, id, name, value, timeout = 600_000) =>

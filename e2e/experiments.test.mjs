@@ -3,25 +3,14 @@
 // JSON exports, keep results apart per dataset, cancel a longer experiment and check that the
 // page and its models are as they were. Any console error fails the test.
 // DIST names the built page to serve (default: dist/).
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFile, writeFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { serve } from './server.mjs';
-import { SHOTS, launch, openPage, byTestId, waitReady, longTasksSince } from './browser.mjs';
+import { SHOTS, launch, openPage, byTestId, waitReady, longTasksSince, servePage } from './browser.mjs';
 
-let server;
-const report = {};
-
-before(async () => {
-  server = await serve(process.env.DIST ?? join(process.cwd(), 'dist'));
-});
-
-after(async () => {
-  await server.close();
-  await writeFile(join(SHOTS, 'exp-report.json'), JSON.stringify(report, null, 2));
-  console.log('experiments report:', JSON.stringify(report));
-});
+const server = servePage('exp-report.json', 'experiments');
+const report = server.report;
 
 const ATTACKS = ['plain PGD', 'on-manifold restricted', 'off-manifold restricted', 'random k-subspace restricted'];
 
@@ -71,7 +60,8 @@ async function runNorms(page, n) {
 
 // Clicks an export button and returns the downloaded file's name and text.
 async function exportAs(page, id) {
-  const [download] = await Promise.all([page.waitForEvent('download', { timeout: 10_000 }), byTestId(page, id).click()]);
+  const button = page.locator(`[data-testid="experiments-panel"] [data-testid="${id}"]`);
+  const [download] = await Promise.all([page.waitForEvent('download', { timeout: 10_000 }), button.click()]);
   const path = await download.path();
   return { name: download.suggestedFilename(), text: await readFile(path, 'utf8') };
 }
@@ -146,7 +136,7 @@ test('experiments lab: norms on 10 images, exports, datasets, cancel', { timeout
     assert.equal(plot.width, 2 * plot.cssWidth);
 
     // Exports: CSV sections with the norms table first, and JSON that parses.
-    const csv = await exportAs(page, 'exp-export-csv');
+    const csv = await exportAs(page, 'export-csv');
     assert.match(csv.name, /^dimple-norms-mnist-run\d+\.csv$/);
     const lines = csv.text.split('\n');
     assert.match(lines[0], /^# norms: L2 norm to flip/);

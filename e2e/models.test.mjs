@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { serve } from './server.mjs';
-import { SHOTS, launch, openPage, byTestId, waitReady } from './browser.mjs';
+import { SHOTS, launch, openPage, byTestId, waitReady, runAttack } from './browser.mjs';
 
 let server;
 
@@ -58,20 +58,6 @@ async function choose(page, id, described) {
     { timeout: 60_000 },
   );
   await waitReady(page);
-}
-
-async function runAttack(page) {
-  const before = await page.evaluate(() => document.querySelector('[data-testid="attack-results"]')?.dataset.run ?? null);
-  await byTestId(page, 'attack-run').click();
-  await page.waitForFunction(
-    (prev) => {
-      const r = document.querySelector('[data-testid="attack-results"]');
-      const status = document.querySelector('[data-testid="attack-status"]');
-      return r && r.dataset.run !== prev && status.dataset.busy === 'false';
-    },
-    before,
-    { timeout: 120_000 },
-  );
 }
 
 test('models: save, restore after a reload, download, refuse bad files, load a good one, forget', { timeout: 600_000 }, async () => {

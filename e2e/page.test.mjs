@@ -1,24 +1,12 @@
 // End-to-end tests of the page in headless Chromium: once without WebGPU (CPU fallback),
 // once with SwiftShader's WebGPU adapter. Any console error fails the test.
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { serve } from './server.mjs';
-import { SHOTS, launch, openPage, byTestId, waitReady, longTasksSince } from './browser.mjs';
+import { SHOTS, launch, openPage, byTestId, waitReady, longTasksSince, servePage } from './browser.mjs';
 
-let server;
-const report = {};
-
-before(async () => {
-  server = await serve(join(process.cwd(), 'dist'));
-});
-
-after(async () => {
-  await server.close();
-  await writeFile(join(SHOTS, 'report.json'), JSON.stringify(report, null, 2));
-  console.log('e2e report:', JSON.stringify(report));
-});
+const server = servePage('report.json', 'e2e');
+const report = server.report;
 
 const stateOf = (page) => byTestId(page, 'train-state').getAttribute('data-state');
 const stepsDone = async (page) => Number(await byTestId(page, 'train-step').getAttribute('data-done'));
@@ -112,10 +100,18 @@ test('CPU fallback: label, one epoch above 85%, pause, resume, cancel, bad input
   }
 });
 
-test('WebGPU (SwiftShader): label, a few steps lower the loss', { timeout: 600_000 }, async () => {
+test('WebGPU (SwiftShader): passed over for the CPU unless asked for; asked for, a few steps lower the loss', { timeout: 600_000 }, async () => {
   const context = await launch({ webgpu: true });
   try {
-    const page = await openPage(context, server.url + '?pretrained=0');
+    // Left to choose, the page passes SwiftShader's software adapter over for the CPU backend.
+    const auto = await openPage(context, server.url + '?pretrained=0');
+    await waitReady(auto, 180_000);
+    const chosen = await byTestId(auto, 'backend').innerText();
+    assert.match(chosen, /CPU \(WebGPU has only a software adapter here, .*fallback adapter.*\?backend=webgpu uses it\)/, chosen);
+    report.auto_label_with_a_software_adapter = chosen;
+    assert.deepEqual(auto.errors, []);
+
+    const page = await openPage(context, server.url + '?pretrained=0&backend=webgpu');
     await waitReady(page, 180_000);
     const label = await byTestId(page, 'backend').innerText();
     assert.match(label, /WebGPU \(.+\)/, label);

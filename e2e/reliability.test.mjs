@@ -6,25 +6,13 @@
 // moves to the CPU and keeps its models). Each test checks that the trained models and their
 // figures survive. Results go to target/e2e/reliability-report.json.
 // DIST names the built page to serve (default dist/).
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { serve } from './server.mjs';
-import { SHOTS, launch, openPage, byTestId, waitReady, longTasksSince } from './browser.mjs';
+import { SHOTS, launch, openPage, byTestId, waitReady, longTasksSince, servePage, attackRun, waitAttack, runAttack } from './browser.mjs';
 
-let server;
-const report = {};
-
-before(async () => {
-  server = await serve(process.env.DIST ?? join(process.cwd(), 'dist'));
-});
-
-after(async () => {
-  await server.close();
-  await writeFile(join(SHOTS, 'reliability-report.json'), JSON.stringify(report, null, 2));
-  console.log('reliability report:', JSON.stringify(report));
-});
+const server = servePage('reliability-report.json', 'reliability');
+const report = server.report;
 
 const attr = (page, id, name) => byTestId(page, id).getAttribute(name);
 const waitAttr = (page, id, name, value, timeout = 120_000) =>
@@ -60,24 +48,6 @@ const figures = (page) =>
     mse: document.querySelector('[data-testid="ae-test-mse"]')?.dataset.value ?? '',
     gallery: [...document.querySelectorAll('[data-testid="gallery-item"]')].map((e) => e.dataset.prediction).join(''),
   }));
-
-const runId = (page) => page.evaluate(() => document.querySelector('[data-testid="attack-results"]')?.dataset.run ?? null);
-async function waitAttack(page, previous, timeout = 180_000) {
-  await page.waitForFunction(
-    (prev) => {
-      const r = document.querySelector('[data-testid="attack-results"]');
-      const status = document.querySelector('[data-testid="attack-status"]');
-      return r && r.dataset.run !== prev && status.dataset.busy === 'false';
-    },
-    previous,
-    { timeout },
-  );
-}
-async function runAttack(page, timeout) {
-  const previous = await runId(page);
-  await byTestId(page, 'attack-run').click();
-  await waitAttack(page, previous, timeout);
-}
 
 // Presses `start`, then `cancel` from inside the page as soon as the status element `status`
 // shows `progress` (faster than a round trip from the test); returns the status then.
@@ -398,13 +368,13 @@ test('Cancel during every long operation leaves the page usable and the models a
 
     // The attack, during PGD (1000 steps of four attacks, half a second on the CPU: Cancel is
     // pressed from inside the page as soon as PGD shows progress).
-    const lastRun = await runId(page);
+    const lastRun = await attackRun(page);
     await byTestId(page, 'attack-steps').fill('1000');
     await dismissAll(page);
     cancelled.attack_pressed_at = await cancelWhen(page, 'attack-run', 'attack-cancel', 'attack-status', 'Running PGD: step');
     await waitAttr(page, 'attack-status', 'busy', 'false', 10_000);
     cancelled.attack = await noticeWith(page, 'attack was cancelled');
-    assert.equal(await runId(page), lastRun, 'the results of the last attack are kept');
+    assert.equal(await attackRun(page), lastRun, 'the results of the last attack are kept');
     await byTestId(page, 'attack-steps').fill('200');
 
     // The plane through the image, at its finest resolution.
@@ -549,7 +519,7 @@ test('WebGPU: cycles keep the GPU buffers bounded; a device destroyed mid-traini
   const logs = [];
   context.on('console', (m) => logs.push(m.text()));
   try {
-    const page = await pretrainedPage(context, '');
+    const page = await pretrainedPage(context, '?backend=webgpu');
     assert.match(await byTestId(page, 'backend').innerText(), /WebGPU/);
     const cdp = await context.newCDPSession(page);
     await cdp.send('Performance.enable');

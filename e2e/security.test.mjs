@@ -6,26 +6,15 @@
 // no inline code and no eval, and an injected inline script, inline event handler, inline
 // style and a request to another origin are all refused.
 // DIST names the built page to serve (default dist/).
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFile, writeFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { serve } from './server.mjs';
-import { SHOTS, launch, openPage, byTestId, waitReady } from './browser.mjs';
+import { SHOTS, launch, openPage, byTestId, waitReady, servePage } from './browser.mjs';
 
 const DIST = process.env.DIST ?? join(process.cwd(), 'dist');
-let server;
-const report = {};
-
-before(async () => {
-  server = await serve(DIST);
-});
-
-after(async () => {
-  await server.close();
-  await writeFile(join(SHOTS, 'security-report.json'), JSON.stringify(report, null, 2));
-  console.log('security report:', JSON.stringify(report));
-});
+const server = servePage('security-report.json', 'security');
+const report = server.report;
 
 // The directives the page must carry, and what each must (not) allow.
 const REQUIRED = {
@@ -224,7 +213,7 @@ test('a whole CPU session stays on its own origin and within its policy', { time
 test('WebGPU start-up and training stay on the origin and within the policy', { timeout: 600_000 }, async () => {
   const { context, requests } = await recordingBrowser({ webgpu: true });
   try {
-    const page = await openPage(context, server.url + '?pretrained=0');
+    const page = await openPage(context, server.url + '?pretrained=0&backend=webgpu');
     await waitReady(page, 300_000);
     assert.match(await byTestId(page, 'backend').innerText(), /WebGPU/);
     await byTestId(page, 'epochs').fill('1');

@@ -3,44 +3,16 @@
 // legends, the margin profiles and the crossings; then another plane, a bad setting, the CNN
 // and a phone-width screen. Any console error fails the test. DIST names the built page
 // (default dist/).
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { serve } from './server.mjs';
-import { SHOTS, launch, openPage, byTestId, waitReady, longTasksSince } from './browser.mjs';
+import { SHOTS, launch, openPage, byTestId, waitReady, longTasksSince, servePage, runAttack, l2Attack, correctDigits } from './browser.mjs';
 
-let server;
-const report = {};
-
-before(async () => {
-  server = await serve(process.env.DIST ?? join(process.cwd(), 'dist'));
-});
-
-after(async () => {
-  await server.close();
-  await writeFile(join(SHOTS, 'slice-report.json'), JSON.stringify(report, null, 2));
-  console.log('slice report:', JSON.stringify(report));
-});
+const server = servePage('slice-report.json', 'slice');
+const report = server.report;
 
 const attr = (page, id, name) => byTestId(page, id).getAttribute(name);
 const notice = (page, text) => byTestId(page, 'notice').filter({ hasText: text }).waitFor({ timeout: 5000 });
-
-// Runs the attack and waits for its results to replace the previous ones; returns its run id.
-async function runAttack(page) {
-  const before = await page.evaluate(() => document.querySelector('[data-testid="attack-results"]')?.dataset.run ?? null);
-  await byTestId(page, 'attack-run').click();
-  const handle = await page.waitForFunction(
-    (prev) => {
-      const r = document.querySelector('[data-testid="attack-results"]');
-      const status = document.querySelector('[data-testid="attack-status"]');
-      return r && r.dataset.run !== prev && status.dataset.busy === 'false' && r.dataset.run;
-    },
-    before,
-    { timeout: 120_000 },
-  );
-  return handle.jsonValue();
-}
 
 // Waits until the slice of attack `run` over the plane `axes` is drawn and nothing computes.
 async function waitSlice(page, run, axes) {
@@ -112,18 +84,11 @@ test('image slice: the plane through an attacked digit, its boundary and profile
     await page.waitForSelector('[data-testid="ae-state"][data-state="finished"]', { timeout: 600_000 });
 
     // The views test's settings: a plain L2 attack within eps 2.
-    await byTestId(page, 'attack-norm').selectOption('l2');
-    await byTestId(page, 'attack-eps').fill('2');
-    await byTestId(page, 'attack-step').fill('0.05');
-    await byTestId(page, 'attack-steps').fill('200');
-    await byTestId(page, 'attack-search').fill('6');
+    await l2Attack(page);
 
     // Attack correctly classified digits until the off-manifold part of d alone changes the
     // class: then the class must change along the off-manifold axis within ||off|| <= 2.
-    const items = await byTestId(page, 'gallery-item').evaluateAll((els) =>
-      els.map((e, i) => ({ i, label: e.dataset.label, prediction: e.dataset.prediction })),
-    );
-    const candidates = items.filter((d) => d.label === d.prediction).slice(0, 5);
+    const candidates = await correctDigits(page);
     let run = null;
     const tries = [];
     for (const digit of candidates) {

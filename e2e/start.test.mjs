@@ -1,25 +1,13 @@
 // End-to-end test of the instant start: a first visit shows the four views of a digit from
 // the shipped pretrained models, without any training, and "Train" replaces the classifier.
 // Any console error fails the test.
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { serve } from './server.mjs';
-import { SHOTS, launch, openPage, byTestId } from './browser.mjs';
+import { SHOTS, launch, openPage, byTestId, servePage } from './browser.mjs';
 
-let server;
-const report = {};
-
-before(async () => {
-  server = await serve(process.env.DIST ?? join(process.cwd(), 'dist'));
-});
-
-after(async () => {
-  await server.close();
-  await writeFile(join(SHOTS, 'start-report.json'), JSON.stringify(report, null, 2));
-  console.log('start report:', JSON.stringify(report));
-});
+const server = servePage('start-report.json', 'start');
+const report = server.report;
 
 const attr = (page, id, name) => byTestId(page, id).getAttribute(name);
 

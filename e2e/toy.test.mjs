@@ -1,25 +1,13 @@
 // End-to-end test of the toy worlds: train the paper's 2-D preset for 100 epochs and read the
 // clinging/dimpling numbers from the page; scrub and replay the history; train a 3-D world,
 // rotate it and look at its cross-section. Any console error fails the test.
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { serve } from './server.mjs';
-import { SHOTS, launch, openPage, byTestId, waitReady, longTasksSince } from './browser.mjs';
+import { SHOTS, launch, openPage, byTestId, waitReady, longTasksSince, servePage } from './browser.mjs';
 
-let server;
-const report = {};
-
-before(async () => {
-  server = await serve(process.env.DIST ?? join(process.cwd(), 'dist'));
-});
-
-after(async () => {
-  await server.close();
-  await writeFile(join(SHOTS, 'toy-report.json'), JSON.stringify(report, null, 2));
-  console.log('toy report:', JSON.stringify(report));
-});
+const server = servePage('toy-report.json', 'toy');
+const report = server.report;
 
 const state = (page) => byTestId(page, 'toy-state').getAttribute('data-state');
 const waitState = (page, s, timeout = 120_000) =>

@@ -1,25 +1,13 @@
 // End-to-end test of the four views on the CPU backend: train the classifier and the
 // autoencoder briefly, pick a test digit, attack it, and check what the page shows. Any
 // console error fails the test.
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { serve } from './server.mjs';
-import { SHOTS, launch, openPage, byTestId, waitReady, longTasksSince } from './browser.mjs';
+import { SHOTS, launch, openPage, byTestId, waitReady, longTasksSince, servePage, runAttack, l2Attack, correctDigits } from './browser.mjs';
 
-let server;
-const report = {};
-
-before(async () => {
-  server = await serve(join(process.cwd(), 'dist'));
-});
-
-after(async () => {
-  await server.close();
-  await writeFile(join(SHOTS, 'views-report.json'), JSON.stringify(report, null, 2));
-  console.log('views report:', JSON.stringify(report));
-});
+const server = servePage('views-report.json', 'views');
+const report = server.report;
 
 const FOUR = ['view-original', 'view-adversarial', 'view-on-manifold', 'view-off-manifold'];
 const RESTRICTED = ['view-restricted-on', 'view-restricted-off', 'view-restricted-random'];
@@ -41,21 +29,6 @@ const spread = (page, id) =>
     }
     return hi - lo;
   }, id);
-
-// Runs the attack and waits for its results to replace the previous ones.
-async function runAttack(page) {
-  const before = await page.evaluate(() => document.querySelector('[data-testid="attack-results"]')?.dataset.run ?? null);
-  await byTestId(page, 'attack-run').click();
-  await page.waitForFunction(
-    (prev) => {
-      const r = document.querySelector('[data-testid="attack-results"]');
-      const status = document.querySelector('[data-testid="attack-status"]');
-      return r && r.dataset.run !== prev && status.dataset.busy === 'false';
-    },
-    before,
-    { timeout: 120_000 },
-  );
-}
 
 test('four views: attack a digit, project its perturbation, restricted attacks, path', { timeout: 900_000 }, async () => {
   const context = await launch();
@@ -94,18 +67,11 @@ test('four views: attack a digit, project its perturbation, restricted attacks, 
 
     // Settings under which the plain, on and off attacks all flip a 1-epoch MLP: the plain
     // attack within eps 2, the restricted ones searching up to L2 6.
-    await byTestId(page, 'attack-norm').selectOption('l2');
-    await byTestId(page, 'attack-eps').fill('2');
-    await byTestId(page, 'attack-step').fill('0.05');
-    await byTestId(page, 'attack-steps').fill('200');
-    await byTestId(page, 'attack-search').fill('6');
+    await l2Attack(page);
     await byTestId(page, 'attack-target').selectOption('');
 
     // Try correctly classified gallery digits until both restricted attacks flip.
-    const items = await byTestId(page, 'gallery-item').evaluateAll((els) =>
-      els.map((e, i) => ({ i, label: e.dataset.label, prediction: e.dataset.prediction })),
-    );
-    const candidates = items.filter((d) => d.label === d.prediction).slice(0, 5);
+    const candidates = await correctDigits(page);
     let picked = null;
     const tries = [];
     for (const digit of candidates) {
@@ -278,11 +244,7 @@ test('four views: attack a digit, project its perturbation, restricted attacks, 
     await byTestId(page, 'train-start').click();
     await page.waitForSelector('[data-testid="train-state"]:not([data-state="finished"])', { timeout: 10_000 });
     await page.waitForSelector('[data-testid="train-state"][data-state="finished"]', { timeout: 600_000 });
-    await byTestId(page, 'attack-norm').selectOption('l2');
-    await byTestId(page, 'attack-eps').fill('2');
-    await byTestId(page, 'attack-step').fill('0.05');
-    await byTestId(page, 'attack-steps').fill('200');
-    await byTestId(page, 'attack-search').fill('6');
+    await l2Attack(page);
     await byTestId(page, 'gallery-pick').first().click();
     await page.evaluate(() => {
       window.__statusTexts = [];

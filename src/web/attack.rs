@@ -8,6 +8,7 @@
 
 use super::browser::{now_ms, sleep, yield_now};
 use super::draw::{DrawPad, UploadPicture};
+use super::export::{CsvButton, Figure, PngButton};
 use super::fields::NumberField;
 use super::lab::{LabStore, LoadState, Notices, notify};
 use super::plot::{diverging_gradient_css, diverging_heatmap, probability_bars, unit_image};
@@ -18,6 +19,8 @@ use crate::ml::attack::{
     AttackConfig, AttackJob, AttackResult, AttackStep, Norm, PgdRun, Restriction, Subspace,
     classify, four_views,
 };
+use crate::ml::dataset::Dataset;
+use crate::ml::experiments::report::{Cell, Table};
 use crate::ml::manifold::{l2_norm, on_manifold_fraction, random_subspace, tangent_basis};
 use crate::ml::rng::Rng;
 use leptos::html::Canvas;
@@ -41,6 +44,24 @@ pub struct Chosen {
     pub label: Option<u8>,
     /// Where it came from, for the caption.
     pub source: String,
+    /// Where it came from, in file names ("test0", "drawing", "upload").
+    pub stem: String,
+}
+
+impl Chosen {
+    /// Test digit number `index` of `data`, if there is one.
+    fn test_digit(data: &Dataset, index: usize) -> Option<Self> {
+        (index < data.test.len()).then(|| Self {
+            pixels: data
+                .image(&data.test, index)
+                .iter()
+                .map(|&p| f32::from(p) / 255.0)
+                .collect(),
+            label: Some(data.test.labels[index]),
+            source: format!("test digit #{index}"),
+            stem: format!("test{index}"),
+        })
+    }
 }
 
 /// One image of a result row, with everything shown under it.
@@ -106,6 +127,49 @@ struct Outcome {
     path: Vec<AttackStep>,
     flipped_at: Option<usize>,
     timing: Timing,
+}
+
+impl Outcome {
+    /// The four views and the restricted attacks as one table for export: a row per image
+    /// with its class, confidence, norms and the classifier's probability of every class.
+    fn table(&self) -> Table {
+        let classes = self.views.first().map_or(0, |c| c.probabilities.len());
+        let probabilities: Vec<String> = (0..classes).map(|c| format!("p({c})")).collect();
+        let mut columns = vec![
+            "view",
+            "formula",
+            "class",
+            "confidence",
+            "L2",
+            "Linf",
+            "flipped",
+        ];
+        columns.extend(probabilities.iter().map(String::as_str));
+        let mut table = Table::new(
+            "views",
+            "The four views and the restricted attacks",
+            &columns,
+        );
+        for card in self.views.iter().chain(&self.restricted) {
+            let mut row = vec![
+                Cell::text(card.title),
+                Cell::text(card.formula),
+                Cell::count(usize::from(card.predicted)),
+                Cell::number(f64::from(card.confidence), 6),
+                Cell::number(f64::from(card.l2), 6),
+                Cell::number(f64::from(card.linf), 6),
+                card.flipped
+                    .map_or(Cell::Missing, |f| Cell::text(f.to_string())),
+            ];
+            row.extend(
+                card.probabilities
+                    .iter()
+                    .map(|&p| Cell::number(f64::from(p), 6)),
+            );
+            table.push(row);
+        }
+        table
+    }
 }
 
 /// The attack settings as typed.
@@ -206,15 +270,7 @@ pub fn AttackPanel(
         }
         let picked = lab.with_value(|l| {
             let d = &l.as_ref()?.dataset;
-            (index < d.test.len()).then(|| Chosen {
-                pixels: d
-                    .image(&d.test, index)
-                    .iter()
-                    .map(|&p| f32::from(p) / 255.0)
-                    .collect(),
-                label: Some(d.test.labels[index]),
-                source: format!("test digit #{index}"),
-            })
+            Chosen::test_digit(d, index)
         });
         if picked.is_some() {
             chosen.set(picked);
@@ -226,6 +282,7 @@ pub fn AttackPanel(
             pixels,
             label: None,
             source: "your drawing".into(),
+            stem: "drawing".into(),
         }));
     });
     let uploaded = Callback::new(move |(pixels, name): (Vec<f32>, String)| {
@@ -234,6 +291,7 @@ pub fn AttackPanel(
             pixels,
             label: None,
             source: format!("uploaded {name}"),
+            stem: "upload".into(),
         }));
     });
     let random_digit = move |_| {
@@ -348,15 +406,7 @@ pub fn AttackPanel(
         let index = selected.get_untracked().unwrap_or(0);
         let first = lab.with_value(|l| {
             let d = &l.as_ref()?.dataset;
-            (index < d.test.len()).then(|| Chosen {
-                pixels: d
-                    .image(&d.test, index)
-                    .iter()
-                    .map(|&p| f32::from(p) / 255.0)
-                    .collect(),
-                label: Some(d.test.labels[index]),
-                source: format!("test digit #{index}"),
-            })
+            Chosen::test_digit(d, index)
         });
         if first.is_some() {
             chosen.set(first);
@@ -379,6 +429,11 @@ pub fn AttackPanel(
     });
     let ready = move || load.get() == LoadState::Ready;
     let busy = move || phase.get().is_some();
+    let has_outcome = Signal::derive(move || outcome.with(Option::is_some));
+    let file_name = Signal::derive(move || match chosen.get() {
+        Some(c) => format!("four-views-{}", c.stem),
+        None => "four-views".to_string(),
+    });
 
     view! {
         <section class="panel" aria-labelledby="attack-title">
@@ -449,6 +504,14 @@ pub fn AttackPanel(
                 })}
             </p>
             {move || outcome.get().map(|o| view! { <Results outcome=o step resized/> })}
+            <div class="exports" role="group" aria-label="Download the four views">
+                <PngButton figure=Figure::Strip(".four-views > figure.view") panel="views" name=file_name label="Four views PNG"
+                    testid="export-png-strip" ready=has_outcome notices/>
+                <PngButton figure=Figure::Panel panel="views" name=file_name label="Panel PNG"
+                    testid="export-png" ready=true notices/>
+                <CsvButton panel="views" name=file_name
+                    tables=Signal::derive(move || outcome.with(|o| o.iter().map(|o| o.table()).collect())) notices/>
+            </div>
         </section>
     }
 }
@@ -492,7 +555,7 @@ fn Results(outcome: Arc<Outcome>, step: RwSignal<usize>, resized: RwSignal<u32>)
                 "(its tangent space at x, from the autoencoder) and x plus only the part across it. "
                 "Under the images: d and its two parts as heatmaps (red brightens a pixel, blue darkens it)."
             </p>
-            <div class="views">{view_cards}</div>
+            <div class="views four-views">{view_cards}</div>
             <p class="fraction" data-testid="manifold-fraction" data-value=format!("{:.4}", o.fraction)
                 data-random=format!("{:.4}", o.random_fraction) data-expected=format!("{expected:.4}")>
                 "Share of d on the manifold: ‖Proj"<sub>"M"</sub>"(d)‖ / ‖d‖ = " <strong>{format!("{:.3}", o.fraction)}</strong>

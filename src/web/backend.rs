@@ -99,24 +99,41 @@ pub struct Backend {
     pub notice: Option<String>,
 }
 
-/// Initialises the backend the request asks for, falling back to the CPU.
+/// Initialises the backend the request asks for, falling back to the CPU. Asked for nothing in
+/// particular, a software (fallback) WebGPU adapter such as SwiftShader is passed over for the
+/// CPU backend: training the reference MLP measured 101 examples/s on SwiftShader's WebGPU
+/// against 19,694 on the CPU backend in the same browser (BENCHMARKS.md).
 pub async fn init(request: BackendRequest) -> Backend {
     if request == BackendRequest::Cpu {
         return cpu("CPU (chosen by ?backend=cpu)".into(), None);
     }
+    let unavailable = |reason: String| {
+        let notice = (request == BackendRequest::WebGpu).then(|| {
+            format!("WebGPU was asked for with ?backend=webgpu but is unavailable here ({reason}); training runs on the CPU instead.")
+        });
+        cpu(format!("CPU (WebGPU unavailable: {reason})"), notice)
+    };
+    let adapter = match adapter_description().await {
+        Ok(adapter) => adapter,
+        Err(reason) => return unavailable(reason),
+    };
+    if adapter.fallback && request == BackendRequest::Auto {
+        return cpu(
+            format!(
+                "CPU (WebGPU has only a software adapter here, {}, slower than the CPU; ?backend=webgpu uses it)",
+                adapter.name
+            ),
+            None,
+        );
+    }
     match init_webgpu().await {
-        Ok((device, adapter)) => Backend {
+        Ok(device) => Backend {
             device,
             kind: BackendKind::WebGpu,
-            label: format!("WebGPU ({adapter})"),
+            label: format!("WebGPU ({})", adapter.name),
             notice: None,
         },
-        Err(reason) => {
-            let notice = (request == BackendRequest::WebGpu).then(|| {
-                format!("WebGPU was asked for with ?backend=webgpu but is unavailable here ({reason}); training runs on the CPU instead.")
-            });
-            cpu(format!("CPU (WebGPU unavailable: {reason})"), notice)
-        }
+        Err(reason) => unavailable(reason),
     }
 }
 
@@ -129,7 +146,7 @@ fn cpu(label: String, notice: Option<String>) -> Backend {
     }
 }
 
-async fn init_webgpu() -> Result<(Device, String), String> {
+async fn init_webgpu() -> Result<Device, String> {
     let on_lost = Closure::<dyn FnMut(String)>::new(|reason: String| {
         leptos::logging::warn!("the WebGPU device was lost: {reason}");
         LOST.with(|l| *l.borrow_mut() = Some(reason.clone()));
@@ -142,17 +159,23 @@ async fn init_webgpu() -> Result<(Device, String), String> {
     watch_device_loss(&on_lost);
     // Lives as long as the page: the browser may call it at any time.
     on_lost.forget();
-    let adapter = adapter_description().await?;
-    let device = Device::wgpu_options()
+    Device::wgpu_options()
         .init_async()
         .await
-        .map_err(|e| format!("{e}"))?;
-    Ok((device, adapter))
+        .map_err(|e| format!("{e}"))
 }
 
-/// Asks the browser for a WebGPU adapter and describes it ("vendor architecture", or the
-/// adapter's description). Errors say why there is none.
-async fn adapter_description() -> Result<String, String> {
+/// The browser's WebGPU adapter, as far as the page cares.
+struct Adapter {
+    /// "vendor architecture", or the adapter's description; "fallback adapter" added for a
+    /// software one.
+    name: String,
+    /// A software (fallback) adapter, such as SwiftShader.
+    fallback: bool,
+}
+
+/// Asks the browser for a WebGPU adapter and describes it. Errors say why there is none.
+async fn adapter_description() -> Result<Adapter, String> {
     let gpu = get(&browser::navigator(), "gpu").ok_or("this browser has no WebGPU")?;
     let request: Function = get(&gpu, "requestAdapter")
         .and_then(|f| f.dyn_into().ok())
@@ -181,16 +204,17 @@ async fn adapter_description() -> Result<String, String> {
     if words.is_empty() {
         words.extend(field("description"));
     }
-    if get(&adapter, "isFallbackAdapter").and_then(|v| v.as_bool()) == Some(true)
-        || get(&info, "isFallbackAdapter").and_then(|v| v.as_bool()) == Some(true)
-    {
+    let fallback = get(&adapter, "isFallbackAdapter").and_then(|v| v.as_bool()) == Some(true)
+        || get(&info, "isFallbackAdapter").and_then(|v| v.as_bool()) == Some(true);
+    if fallback {
         words.push("fallback adapter".into());
     }
-    Ok(if words.is_empty() {
+    let name = if words.is_empty() {
         "unnamed adapter".into()
     } else {
         words.join(" ")
-    })
+    };
+    Ok(Adapter { name, fallback })
 }
 
 /// The host copy of one of the lab's models, with the fingerprint it was taken at.

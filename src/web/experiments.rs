@@ -366,7 +366,6 @@ pub fn ExperimentsPanel(
             .collect_view()
     });
 
-    let on_error = Callback::new(move |text: String| notify(notices, true, text));
     let tabs = move || {
         results.with(|all| {
             all.iter()
@@ -387,7 +386,7 @@ pub fn ExperimentsPanel(
     let result = move || {
         let which = shown.get()?;
         let r = results.with(|all| all.iter().find(|r| r.which == which).cloned())?;
-        Some(view! { <ResultView result=r resized on_error/> })
+        Some(view! { <ResultView result=r resized notices/> })
     };
 
     view! {

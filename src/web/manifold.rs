@@ -4,6 +4,7 @@
 //! model goes into the [`Lab`](super::lab::Lab) for the attack panel's tangent spaces.
 
 use super::browser::{now_ms, yield_now};
+use super::export::{CsvButton, Figure, PngButton};
 use super::fields::{ChoiceField, NumberField, ProgressBar};
 use super::lab::{
     LabStore, LoadState, Notices, Running, first_test_digits, keep_per_dataset, notify,
@@ -16,6 +17,7 @@ use crate::ml::autoencoder::{
     Autoencoder, AutoencoderConfig, AutoencoderKind, AutoencoderTrainer, reconstruction_error,
 };
 use crate::ml::batch::DeviceSplit;
+use crate::ml::experiments::report::Table;
 use crate::ml::read_f32;
 use leptos::html::Canvas;
 use leptos::prelude::*;
@@ -53,6 +55,23 @@ impl AeProgress {
 struct AeHistory {
     loss: Vec<(f64, f64)>,
     test: Vec<(f64, f64)>,
+}
+
+impl AeHistory {
+    /// The curves as one table for export (x in epochs); None before any step.
+    fn table(&self) -> Option<Table> {
+        (!self.loss.is_empty()).then(|| {
+            Table::from_curves(
+                "autoencoder",
+                "Autoencoder training",
+                "epoch",
+                &[
+                    ("batch reconstruction error", &self.loss),
+                    ("test reconstruction error", &self.test),
+                ],
+            )
+        })
+    }
 }
 
 /// Signals the training task writes.
@@ -122,11 +141,7 @@ pub fn AutoencoderPanel(
             spawn_local(train_autoencoder(lab, config, run, notices));
         }
     };
-    let cancel = move |_| {
-        if run.state.get_untracked() == RunState::Running {
-            run.state.set(RunState::Cancelled);
-        }
-    };
+    let cancel = move |_| RunState::cancel(run.state);
     // What the panel shows belongs to the autoencoder of the dataset it was trained on.
     keep_per_dataset(
         lab,
@@ -310,6 +325,12 @@ pub fn AutoencoderPanel(
                         }).collect_view()
                     }}
                 </div>
+            </div>
+            <div class="exports" role="group" aria-label="Download the autoencoder panel">
+                <PngButton figure=Figure::Panel panel="autoencoder" name=Signal::stored("autoencoder".into()) label="PNG"
+                    testid="export-png" ready=true notices/>
+                <CsvButton panel="autoencoder" name=Signal::stored("autoencoder".into())
+                    tables=Signal::derive(move || run.history.with(AeHistory::table).into_iter().collect()) notices/>
             </div>
         </section>
     }

@@ -7,6 +7,7 @@ mod browser;
 mod data;
 mod draw;
 mod experiments;
+mod export;
 mod fields;
 mod gallery;
 mod idb;

@@ -8,6 +8,7 @@
 //! Models belong to their dataset: the store's keys and the files' names carry its name.
 
 use super::browser::describe;
+use super::export::download_bytes;
 use super::idb;
 use super::lab::{Lab, LabStore, LoadState, Notices, notify};
 use super::manifold::test_error;
@@ -22,27 +23,8 @@ use js_sys::Uint8Array;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 use wasm_bindgen::JsCast;
-use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::JsFuture;
 use web_sys::HtmlInputElement;
-
-#[wasm_bindgen(inline_js = r#"
-// Hands `bytes` to the browser as a download named `name`.
-export function download_bytes(bytes, name) {
-  const url = URL.createObjectURL(new Blob([bytes], { type: 'application/octet-stream' }));
-  const a = document.createElement('a');
-  a.href = url;
-  a.download = name;
-  a.hidden = true;
-  document.body.append(a);
-  a.click();
-  a.remove();
-  setTimeout(() => URL.revokeObjectURL(url), 10000);
-}
-"#)]
-extern "C" {
-    fn download_bytes(bytes: &[u8], name: &str);
-}
 
 /// The largest file read as a model file: far above any model of this page (the MLP
 /// classifier is 1.1 MB in f32), far below what would strain the tab.

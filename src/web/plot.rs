@@ -4,6 +4,7 @@
 
 use super::browser::device_pixel_ratio;
 use crate::ml::toy::{Grid, Segment};
+use plotters::coord::Shift;
 use plotters::prelude::*;
 use plotters_backend::{
     BackendColor, BackendCoord, BackendStyle, BackendTextStyle, DrawingErrorKind,
@@ -52,6 +53,48 @@ fn dark_scheme() -> bool {
         .is_some_and(|m| m.matches())
 }
 
+/// The chart colours of the page's colour scheme.
+struct Theme {
+    /// Text and axes.
+    fg: RGBColor,
+    bg: RGBColor,
+    /// Grid lines.
+    grid: RGBColor,
+}
+
+impl Theme {
+    /// The colours for the scheme the page shows now (light or dark, as the system says).
+    fn now() -> Self {
+        if dark_scheme() {
+            Self {
+                fg: RGBColor(236, 236, 240),
+                bg: RGBColor(31, 31, 35),
+                grid: RGBColor(70, 70, 80),
+            }
+        } else {
+            Self {
+                fg: RGBColor(29, 29, 31),
+                bg: RGBColor(255, 255, 255),
+                grid: RGBColor(225, 225, 230),
+            }
+        }
+    }
+}
+
+/// A chart's canvas sized to the screen and cleared to the scheme's background: its drawing
+/// area, the colours and the device pixel ratio.
+fn chart_area(
+    canvas: &HtmlCanvasElement,
+) -> Result<(DrawingArea<MeasuredCanvas, Shift>, Theme, f64), String> {
+    let dpr = fit_to_screen(canvas);
+    let theme = Theme::now();
+    let root = MeasuredCanvas::new(canvas)
+        .ok_or("canvas has no 2-D context")?
+        .into_drawing_area();
+    root.fill(&theme.bg).map_err(|e| e.to_string())?;
+    Ok((root, theme, dpr))
+}
+
 /// Sizes the canvas's backing store to its CSS size times the device pixel ratio; returns
 /// the ratio.
 fn fit_to_screen(canvas: &HtmlCanvasElement) -> f64 {
@@ -68,101 +111,31 @@ fn fit_to_screen(canvas: &HtmlCanvasElement) -> f64 {
     dpr
 }
 
-/// Draws `series` as a line chart filling `canvas`.
+/// Draws `series` as a line chart filling `canvas`: x from the frame's range, widened to the
+/// data (with a little room on the right, so a dot on the last epoch is not cut in half); y
+/// fixed by the frame or fitted to the data.
 pub fn line_chart(
     canvas: &HtmlCanvasElement,
     frame: &ChartFrame,
     series: &[Series],
 ) -> Result<(), String> {
-    let dpr = fit_to_screen(canvas);
-    let px = |v: f64| (v * dpr).round() as u32;
-    let (fg, bg, grid) = if dark_scheme() {
-        (
-            RGBColor(236, 236, 240),
-            RGBColor(31, 31, 35),
-            RGBColor(70, 70, 80),
-        )
-    } else {
-        (
-            RGBColor(29, 29, 31),
-            RGBColor(255, 255, 255),
-            RGBColor(225, 225, 230),
-        )
-    };
-    let root = MeasuredCanvas::new(canvas)
-        .ok_or("canvas has no 2-D context")?
-        .into_drawing_area();
-    root.fill(&bg).map_err(|e| e.to_string())?;
-
-    let all = series.iter().flat_map(|s| s.points.iter());
-    // A little room on the right, so a dot on the last epoch is not cut in half.
-    let x_max = all.clone().map(|p| p.0).fold(frame.x_min_range.1, f64::max) * 1.02;
-    let (y_lo, y_hi) = frame.y_range.unwrap_or_else(|| {
-        let (lo, hi) = all
-            .clone()
-            .map(|p| p.1)
-            .filter(|v| v.is_finite())
-            .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), v| {
-                (lo.min(v), hi.max(v))
-            });
-        if lo.is_finite() {
-            (lo.min(0.0), (hi * 1.05).max(lo + 1e-6))
-        } else {
-            (0.0, 1.0)
-        }
-    });
-    let font = |size: f64| ("sans-serif", size * dpr).into_font().color(&fg);
-    let mut chart = ChartBuilder::on(&root)
-        .margin(px(8.0))
-        .x_label_area_size(px(34.0))
-        .y_label_area_size(px(44.0))
-        .build_cartesian_2d(frame.x_min_range.0..x_max, y_lo..y_hi)
-        .map_err(|e| e.to_string())?;
-    chart
-        .configure_mesh()
-        .x_desc(frame.x_label)
-        .y_desc(frame.y_label)
-        .label_style(font(11.0))
-        .axis_desc_style(font(12.0))
-        .axis_style(ShapeStyle::from(&fg).stroke_width(px(1.0)))
-        .light_line_style(TRANSPARENT)
-        .bold_line_style(ShapeStyle::from(&grid).stroke_width(px(1.0)))
-        .x_labels(6)
-        .y_labels(6)
-        .draw()
-        .map_err(|e| e.to_string())?;
-    for s in series.iter().filter(|s| !s.points.is_empty()) {
-        let style = ShapeStyle::from(&s.color).stroke_width(px(2.0));
-        let points = s.points.iter().copied().filter(|p| p.1.is_finite());
-        let drawn = chart
-            .draw_series(LineSeries::new(points.clone(), style))
-            .map_err(|e| e.to_string())?;
-        let color = s.color;
-        let w = px(16.0) as i32;
-        drawn.label(s.name.clone()).legend(move |(x, y)| {
-            PathElement::new(
-                vec![(x, y), (x + w, y)],
-                ShapeStyle::from(&color).stroke_width(2),
-            )
-        });
-        if s.dots {
-            let r = px(3.5);
-            chart
-                .draw_series(points.map(|p| Circle::new(p, r, s.color.filled())))
-                .map_err(|e| e.to_string())?;
-        }
-    }
-    if series.iter().any(|s| !s.points.is_empty()) {
-        chart
-            .configure_series_labels()
-            .label_font(font(11.0))
-            .background_style(bg.mix(0.85))
-            .border_style(grid)
-            .position(frame.legend.clone())
-            .draw()
-            .map_err(|e| e.to_string())?;
-    }
-    root.present().map_err(|e| e.to_string())
+    let x_max = series
+        .iter()
+        .flat_map(|s| s.points.iter().map(|p| p.0))
+        .filter(|x| x.is_finite())
+        .fold(frame.x_min_range.1, f64::max)
+        * 1.02;
+    draw_series(
+        canvas,
+        SeriesStyle::Lines,
+        (frame.x_label, frame.y_label),
+        series,
+        frame.legend.clone(),
+        Ranges {
+            x: Some((frame.x_min_range.0, x_max)),
+            y: frame.y_range,
+        },
+    )
 }
 
 /// Draws a grey image (`pixels`, row-major, 0 = black) at its natural size; CSS scales the
@@ -506,17 +479,8 @@ pub struct ClassMap<'a> {
 /// colour ([`CLASS_COLOURS`]) centred on it, the contour as a black line on a white halo, the
 /// markers in black and white on top, and axes with ticks in the grid's units.
 pub fn class_map(canvas: &HtmlCanvasElement, map: &ClassMap<'_>) -> Result<(), String> {
-    let dpr = fit_to_screen(canvas);
+    let (root, Theme { fg, .. }, dpr) = chart_area(canvas)?;
     let px = |v: f64| (v * dpr).round() as u32;
-    let (fg, bg) = if dark_scheme() {
-        (RGBColor(236, 236, 240), RGBColor(31, 31, 35))
-    } else {
-        (RGBColor(29, 29, 31), RGBColor(255, 255, 255))
-    };
-    let root = MeasuredCanvas::new(canvas)
-        .ok_or("canvas has no 2-D context")?
-        .into_drawing_area();
-    root.fill(&bg).map_err(|e| e.to_string())?;
     let g = map.grid;
     let (x0, x1) = (f64::from(g.x.0), f64::from(g.x.1));
     let (y0, y1) = (f64::from(g.y.0), f64::from(g.y.1));
@@ -638,25 +602,35 @@ pub fn series_chart(
     series: &[Series],
     legend: SeriesLabelPosition,
 ) -> Result<(), String> {
-    let dpr = fit_to_screen(canvas);
+    draw_series(
+        canvas,
+        style,
+        (x_label, y_label),
+        series,
+        legend,
+        Ranges::default(),
+    )
+}
+
+/// Axis ranges fixed by the caller; `None` fits the data.
+#[derive(Clone, Copy, Debug, Default)]
+struct Ranges {
+    x: Option<(f64, f64)>,
+    y: Option<(f64, f64)>,
+}
+
+/// [`series_chart`] and [`line_chart`]: the chart of `series` with the axis titles `labels`
+/// (x, y), over `ranges` where given.
+fn draw_series(
+    canvas: &HtmlCanvasElement,
+    style: SeriesStyle<'_>,
+    (x_label, y_label): (&str, &str),
+    series: &[Series],
+    legend: SeriesLabelPosition,
+    ranges: Ranges,
+) -> Result<(), String> {
+    let (root, Theme { fg, bg, grid }, dpr) = chart_area(canvas)?;
     let px = |v: f64| (v * dpr).round() as u32;
-    let (fg, bg, grid) = if dark_scheme() {
-        (
-            RGBColor(236, 236, 240),
-            RGBColor(31, 31, 35),
-            RGBColor(70, 70, 80),
-        )
-    } else {
-        (
-            RGBColor(29, 29, 31),
-            RGBColor(255, 255, 255),
-            RGBColor(225, 225, 230),
-        )
-    };
-    let root = MeasuredCanvas::new(canvas)
-        .ok_or("canvas has no 2-D context")?
-        .into_drawing_area();
-    root.fill(&bg).map_err(|e| e.to_string())?;
 
     let finite = || {
         series
@@ -689,6 +663,8 @@ pub fn series_chart(
         1.3
     };
     let (y_lo, y_hi) = (y_lo.min(0.0), (y_hi * room).max(y_lo.min(0.0) + 1e-6));
+    let (x_lo, x_hi) = ranges.x.unwrap_or((x_lo, x_hi));
+    let (y_lo, y_hi) = ranges.y.unwrap_or((y_lo, y_hi));
 
     let font = |size: f64| ("sans-serif", size * dpr).into_font().color(&fg);
     let mut chart = ChartBuilder::on(&root)
@@ -816,7 +792,7 @@ pub fn series_chart(
             }
         });
     }
-    if !series.is_empty() {
+    if series.iter().any(|s| !s.points.is_empty()) {
         chart
             .configure_series_labels()
             .label_font(font(11.0))

@@ -6,6 +6,7 @@
 //! page) and draws the class map, its boundary, the attack's points and the profiles.
 
 use super::browser::{now_ms, yield_now};
+use super::export::{CsvButton, Figure, PngButton};
 use super::fields::{ChoiceField, NumberField};
 use super::lab::{LabStore, LoadState, Notices, notify};
 use super::plot::{
@@ -13,6 +14,7 @@ use super::plot::{
     line_chart,
 };
 use super::url::SliceSettings;
+use crate::ml::experiments::report::{Cell, Table};
 use crate::ml::manifold::random_subspace;
 use crate::ml::rng::Rng;
 use crate::ml::slice::{Profile, SliceSpec, crossing, line_margins, plane_basis, slice_rows};
@@ -183,6 +185,51 @@ struct Computed {
     total_ms: f64,
 }
 
+impl Computed {
+    /// The slice for export: the class of every cell, and the margin profiles along the axes.
+    fn tables(&self) -> Vec<Table> {
+        let [name1, name2] = self.axes.names();
+        let r = self.spec.resolution;
+        let mut grid = Table::new(
+            "slice",
+            &format!(
+                "Class of x + a e1 + b e2 (e1: {name1}, e2: {name2}; x is class {})",
+                self.class
+            ),
+            &["a", "b", "class"],
+        );
+        for (cell, &class) in self.classes.iter().enumerate() {
+            let (i, j) = (cell % r, cell / r);
+            grid.push(vec![
+                Cell::number(f64::from(self.spec.a(i)), 6),
+                Cell::number(f64::from(self.spec.b(j)), 6),
+                Cell::count(usize::from(class)),
+            ]);
+        }
+        let curve = |p: &Profile| -> Vec<(f64, f64)> {
+            p.t.iter()
+                .zip(&p.margins)
+                .map(|(&t, &m)| (f64::from(t), f64::from(m)))
+                .collect()
+        };
+        let (along1, along2) = (curve(&self.profiles[0]), curve(&self.profiles[1]));
+        let (column1, column2) = (
+            format!("margin along {name1}"),
+            format!("margin along {name2}"),
+        );
+        let profiles = Table::from_curves(
+            "profiles",
+            &format!(
+                "Margin of class {} (its logit minus the best other) along each axis",
+                self.class
+            ),
+            "t",
+            &[(&column1, &along1), (&column2, &along2)],
+        );
+        vec![grid, profiles]
+    }
+}
+
 #[component]
 pub fn SlicePanel(
     lab: LabStore,
@@ -282,6 +329,12 @@ pub fn SlicePanel(
                 })}
             </p>
             {move || computed.get().map(|c| view! { <SliceView c resized/> })}
+            <div class="exports" role="group" aria-label="Download the slice">
+                <PngButton figure=Figure::Panel panel="slice" name=Signal::stored("slice".into()) label="PNG"
+                    testid="export-png" ready=Signal::derive(move || computed.with(Option::is_some)) notices/>
+                <CsvButton panel="slice" name=Signal::stored("slice".into())
+                    tables=Signal::derive(move || computed.with(|c| c.as_ref().map(|c| c.tables()).unwrap_or_default())) notices/>
+            </div>
         </section>
     }
 }

@@ -5,10 +5,13 @@
 //! epoch scrubber and a play button replay the boundary's history during and after training.
 
 use super::browser::{device_pixel_ratio, now_ms, yield_now};
+use super::export::{CsvButton, Figure, PngButton};
 use super::fields::{ChoiceField, NumberField, ProgressBar};
 use super::lab::{LabStore, LoadState, Notices, notify};
 use super::plot::{ChartFrame, PALETTE, Series, line_chart};
+use super::train::RunState;
 use super::url::ToySettings;
+use crate::ml::experiments::report::{Cell, Table};
 use crate::ml::read_f32;
 use crate::ml::toy::{
     Activation, Grid, Mesh, PhaseMetrics, SurfaceLabels, ToyConfig, ToyMlp, ToyModelConfig,
@@ -173,6 +176,31 @@ struct PhasePoint {
     phase: PhaseMetrics,
 }
 
+/// The phase numbers of every recorded epoch as one table for export.
+fn phase_table(points: &[PhasePoint]) -> Table {
+    let mut table = Table::new(
+        "phase",
+        "Clinging and dimpling, by epoch",
+        &[
+            "epoch",
+            "loss",
+            "distance (first order)",
+            "distance (contour)",
+            "|cos(gradient, normal)|",
+        ],
+    );
+    for p in points {
+        table.push(vec![
+            Cell::count(p.epoch),
+            Cell::number(p.loss.map(f64::from), 6),
+            Cell::number(f64::from(p.phase.distance), 6),
+            Cell::number(p.phase.contour_distance.map(f64::from), 6),
+            Cell::number(f64::from(p.phase.normal_cosine), 6),
+        ]);
+    }
+    table
+}
+
 /// A world, where it is looked at, and what training recorded on it.
 struct ToyRun {
     world: ToyWorld,
@@ -210,26 +238,10 @@ fn square_view(world: &ToyWorld) -> Grid {
     }
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum ToyState {
-    Idle,
-    Running,
-    Paused,
-    Finished,
-    Cancelled,
-    Failed,
-}
-
-impl ToyState {
-    fn active(self) -> bool {
-        matches!(self, Self::Running | Self::Paused)
-    }
-}
-
 /// Signals the training task and the views share.
 #[derive(Clone, Copy)]
 struct Toy {
-    state: RwSignal<ToyState>,
+    state: RwSignal<RunState>,
     run: StoredValue<Option<ToyRun>, LocalStorage>,
     /// Bumped whenever `run` changes, so views redraw.
     version: RwSignal<u64>,
@@ -260,7 +272,7 @@ pub fn ToyPanel(
 ) -> impl IntoView {
     let settings = Settings::of(url);
     let toy = Toy {
-        state: RwSignal::new(ToyState::Idle),
+        state: RwSignal::new(RunState::Idle),
         run: StoredValue::new_local(None),
         version: RwSignal::new(0),
         phases: RwSignal::new(Vec::new()),
@@ -289,7 +301,7 @@ pub fn ToyPanel(
             toy.run.set_value(Some(ToyRun::new(&config)));
             toy.phases.set(Vec::new());
             toy.shown.set(0);
-            toy.state.set(ToyState::Idle);
+            toy.state.set(RunState::Idle);
             toy.version.update(|v| *v += 1);
         }
     });
@@ -315,29 +327,17 @@ pub fn ToyPanel(
         toy.shown.set(0);
         toy.follow.set(true);
         toy.playing.set(false);
-        toy.state.set(ToyState::Running);
+        toy.state.set(RunState::Running);
         toy.version.update(|v| *v += 1);
         spawn_local(async move {
             if let Err(e) = train(toy, model, epochs, device).await {
-                toy.state.set(ToyState::Failed);
+                toy.state.set(RunState::Failed);
                 notify(notices, true, format!("Toy training stopped: {e}"));
             }
         });
     };
-    let pause = move |_| {
-        toy.state.update(|s| {
-            *s = match *s {
-                ToyState::Running => ToyState::Paused,
-                ToyState::Paused => ToyState::Running,
-                other => other,
-            }
-        })
-    };
-    let cancel = move |_| {
-        if toy.state.get_untracked().active() {
-            toy.state.set(ToyState::Cancelled);
-        }
-    };
+    let pause = move |_| RunState::toggle_pause(toy.state);
+    let cancel = move |_| RunState::cancel(toy.state);
 
     // Replay: step the shown epoch at PLAY_FPS until the last recorded one.
     let play = move |_| {
@@ -617,19 +617,19 @@ pub fn ToyPanel(
             <div class="buttons">
                 <button class="primary" data-testid="toy-train-start" on:click=start disabled=move || !ready() || busy.get()>"Train"</button>
                 <button data-testid="toy-pause" on:click=pause disabled=move || !busy.get()>
-                    {move || if toy.state.get() == ToyState::Paused { "Resume" } else { "Pause" }}
+                    {move || if toy.state.get() == RunState::Paused { "Resume" } else { "Pause" }}
                 </button>
                 <button data-testid="toy-cancel" on:click=cancel disabled=move || !busy.get()>"Cancel"</button>
                 <ProgressBar testid="toy-progress" label="Toy training progress" percent/>
                 <span class="status" data-testid="toy-state" data-state=move || format!("{:?}", toy.state.get()).to_lowercase()
                     data-epoch-ms=move || format!("{:.3}", toy.epoch_ms.get())>
                     {move || match toy.state.get() {
-                        ToyState::Idle => "Not trained yet.".to_string(),
-                        ToyState::Running => format!("Epoch {} of {}", last_epoch(), toy.epochs.get()),
-                        ToyState::Paused => format!("Paused at epoch {}", last_epoch()),
-                        ToyState::Finished => format!("Trained {} epochs ({:.2} ms an epoch with its measurements).", last_epoch(), toy.epoch_ms.get()),
-                        ToyState::Cancelled => format!("Cancelled at epoch {}; its history is kept.", last_epoch()),
-                        ToyState::Failed => format!("Stopped at epoch {}.", last_epoch()),
+                        RunState::Idle => "Not trained yet.".to_string(),
+                        RunState::Running => format!("Epoch {} of {}", last_epoch(), toy.epochs.get()),
+                        RunState::Paused => format!("Paused at epoch {}", last_epoch()),
+                        RunState::Finished => format!("Trained {} epochs ({:.2} ms an epoch with its measurements).", last_epoch(), toy.epoch_ms.get()),
+                        RunState::Cancelled => format!("Cancelled at epoch {}; its history is kept.", last_epoch()),
+                        RunState::Failed => format!("Stopped at epoch {}.", last_epoch()),
                     }}
                 </span>
             </div>
@@ -683,6 +683,12 @@ pub fn ToyPanel(
             <div class="charts">
                 <canvas node_ref=chart data-testid="phase-chart" role="img"
                     aria-label="Mean distance from the data to the boundary and mean |cos| between the margin's gradient and the manifold's normal, by epoch"></canvas>
+            </div>
+            <div class="exports" role="group" aria-label="Download the toy world">
+                <PngButton figure=Figure::Panel panel="toy" name=Signal::stored("toy-world".into()) label="PNG"
+                    testid="export-png" ready=true notices/>
+                <CsvButton panel="toy" name=Signal::stored("toy-world".into())
+                    tables=Signal::derive(move || toy.phases.with(|p| if p.is_empty() { Vec::new() } else { vec![phase_table(p)] })) notices/>
             </div>
             <p class="explain small">
                 "Distance: how far the boundary is from the points, on average (capped at 1). |cos|: 1 where the boundary runs parallel "
@@ -777,12 +783,12 @@ async fn train(
             yield_now().await;
             last_yield = now_ms();
         }
-        while toy.state.get_untracked() == ToyState::Paused {
+        while toy.state.get_untracked() == RunState::Paused {
             let t = now_ms();
             super::browser::sleep(50).await;
             paused_ms += now_ms() - t;
         }
-        if toy.state.get_untracked() != ToyState::Running {
+        if toy.state.get_untracked() != RunState::Running {
             publish(toy, &mut pending);
             return Ok(());
         }
@@ -799,7 +805,7 @@ async fn train(
             .set((now_ms() - started - paused_ms) / epoch as f64);
     }
     publish(toy, &mut pending);
-    toy.state.set(ToyState::Finished);
+    toy.state.set(RunState::Finished);
     Ok(())
 }
 

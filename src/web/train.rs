@@ -3,12 +3,14 @@
 //! reads its metrics back asynchronously and yields to the browser before the next.
 
 use super::browser::{now_ms, yield_now};
+use super::export::{CsvButton, Figure, PngButton};
 use super::fields::{ChoiceField, NumberField, ProgressBar};
 use super::lab::{LabStore, LoadState, Notices, Running, keep_per_dataset, notify};
 use super::plot::{ChartFrame, PALETTE, Series, line_chart};
 use super::pretrained::{self, Role, StartingSignal};
 use super::url::TrainSettings;
 use crate::ml::batch::DeviceSplit;
+use crate::ml::experiments::report::Table;
 use crate::ml::model::{Classifier, ClassifierKind};
 use crate::ml::read_f32;
 use crate::ml::train::{LrSchedule, TrainConfig, Trainer, evaluate};
@@ -29,8 +31,27 @@ pub enum RunState {
 }
 
 impl RunState {
-    fn active(self) -> bool {
+    /// Whether a run is in progress (running or paused).
+    pub fn active(self) -> bool {
         matches!(self, Self::Running | Self::Paused)
+    }
+
+    /// Pauses a running run or resumes a paused one; the loop checks between steps.
+    pub fn toggle_pause(state: RwSignal<Self>) {
+        state.update(|s| {
+            *s = match *s {
+                Self::Running => Self::Paused,
+                Self::Paused => Self::Running,
+                other => other,
+            }
+        })
+    }
+
+    /// Cancels the run in progress, if any; the loop stops at its next step.
+    pub fn cancel(state: RwSignal<Self>) {
+        if state.get_untracked().active() {
+            state.set(Self::Cancelled);
+        }
     }
 }
 
@@ -61,6 +82,24 @@ pub struct History {
     pub loss: Vec<(f64, f64)>,
     pub train_accuracy: Vec<(f64, f64)>,
     pub test_accuracy: Vec<(f64, f64)>,
+}
+
+impl History {
+    /// The curves as one table for export (x in epochs); None before any step.
+    pub fn table(&self) -> Option<Table> {
+        (!self.loss.is_empty()).then(|| {
+            Table::from_curves(
+                "training",
+                "Training curves",
+                "epoch",
+                &[
+                    ("training loss", &self.loss),
+                    ("training accuracy (%, smoothed)", &self.train_accuracy),
+                    ("test accuracy (%)", &self.test_accuracy),
+                ],
+            )
+        })
+    }
 }
 
 /// Predicted class and confidence of each gallery digit, in gallery order.
@@ -142,20 +181,8 @@ pub fn TrainPanel(
             spawn_local(train_run(lab, config, run, notices, gallery));
         }
     };
-    let toggle_pause = move |_| {
-        run.state.update(|s| {
-            *s = match *s {
-                RunState::Running => RunState::Paused,
-                RunState::Paused => RunState::Running,
-                other => other,
-            }
-        })
-    };
-    let cancel = move |_| {
-        if run.state.get_untracked().active() {
-            run.state.set(RunState::Cancelled);
-        }
-    };
+    let toggle_pause = move |_| RunState::toggle_pause(run.state);
+    let cancel = move |_| RunState::cancel(run.state);
 
     // What the panel shows belongs to the classifier of the dataset it was trained on.
     keep_per_dataset(
@@ -359,6 +386,12 @@ pub fn TrainPanel(
             <div class="charts">
                 <canvas node_ref=loss_canvas data-testid="loss-chart" role="img" aria-label="Training loss by epoch"></canvas>
                 <canvas node_ref=accuracy_canvas data-testid="accuracy-chart" role="img" aria-label="Training and test accuracy by epoch"></canvas>
+            </div>
+            <div class="exports" role="group" aria-label="Download the training panel">
+                <PngButton figure=Figure::Panel panel="train" name=Signal::stored("training".into()) label="PNG"
+                    testid="export-png" ready=true notices/>
+                <CsvButton panel="train" name=Signal::stored("training".into())
+                    tables=Signal::derive(move || run.history.with(History::table).into_iter().collect()) notices/>
             </div>
         </section>
     }

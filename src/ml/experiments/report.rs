@@ -117,6 +117,52 @@ impl Table {
         self.rows.push(row);
     }
 
+    /// Curves sampled at possibly different x as one table: a row per distinct x (in
+    /// increasing order), a column per curve, missing where a curve has no point at that x.
+    pub fn from_curves(id: &str, title: &str, x: &str, curves: &[(&str, &[(f64, f64)])]) -> Self {
+        let mut xs: Vec<f64> = curves
+            .iter()
+            .flat_map(|(_, points)| points.iter().map(|p| p.0))
+            .filter(|x| !x.is_nan())
+            .collect();
+        xs.sort_by(f64::total_cmp);
+        xs.dedup();
+        let mut columns = vec![x];
+        columns.extend(curves.iter().map(|(name, _)| *name));
+        let mut table = Self::new(id, title, &columns);
+        // One cursor per curve: each curve's points are visited once, in order of x.
+        let mut sorted: Vec<Vec<(f64, f64)>> = curves.iter().map(|(_, p)| p.to_vec()).collect();
+        for points in &mut sorted {
+            points.sort_by(|a, b| a.0.total_cmp(&b.0));
+        }
+        let mut at = vec![0; curves.len()];
+        for &x in &xs {
+            let mut row = vec![Cell::number(x, 4)];
+            for (points, i) in sorted.iter().zip(&mut at) {
+                while *i < points.len() && points[*i].0 < x {
+                    *i += 1;
+                }
+                let value = points.get(*i).filter(|p| p.0 == x).map(|p| p.1);
+                row.push(Cell::number(value, 6));
+            }
+            table.push(row);
+        }
+        table
+    }
+
+    /// The table as CSV: the header line, then one line per row (∞ as "inf", missing cells
+    /// empty, text quoted where it needs it).
+    pub fn to_csv(&self) -> String {
+        let mut out = String::new();
+        let header: Vec<String> = self.columns.iter().map(|c| csv_field(c)).collect();
+        let _ = writeln!(out, "{}", header.join(","));
+        for row in &self.rows {
+            let cells: Vec<String> = row.iter().map(Cell::csv).collect();
+            let _ = writeln!(out, "{}", cells.join(","));
+        }
+        out
+    }
+
     /// The cell in `row` under the column named `column`.
     pub fn cell(&self, row: usize, column: &str) -> Option<&Cell> {
         let c = self.columns.iter().position(|name| name == column)?;
@@ -298,12 +344,7 @@ impl Report {
         let mut out = String::new();
         for table in &self.tables {
             let _ = writeln!(out, "# {}: {}", table.id, table.title);
-            let header: Vec<String> = table.columns.iter().map(|c| csv_field(c)).collect();
-            let _ = writeln!(out, "{}", header.join(","));
-            for row in &table.rows {
-                let cells: Vec<String> = row.iter().map(Cell::csv).collect();
-                let _ = writeln!(out, "{}", cells.join(","));
-            }
+            out.push_str(&table.to_csv());
             out.push('\n');
         }
         out
@@ -488,6 +529,31 @@ fn csv_field(s: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn curves_join_on_x_with_gaps_where_a_curve_has_no_point() {
+        let loss = [(0.5, 2.0), (1.0, 1.0), (1.5, 0.5), (2.0, 0.25)];
+        let test = [(2.0, 97.0), (1.0, 90.0)];
+        let table = Table::from_curves("t", "T", "epoch", &[("loss", &loss), ("test", &test)]);
+        assert_eq!(table.columns, ["epoch", "loss", "test"]);
+        assert_eq!(table.rows.len(), 4);
+        let csv = table.to_csv();
+        assert_eq!(
+            csv, "epoch,loss,test\n0.5,2,\n1,1,90\n1.5,0.5,\n2,0.25,97\n",
+            "{csv}"
+        );
+        // Every point of every curve is in the table, at its x.
+        for (column, points) in [("loss", &loss[..]), ("test", &test[..])] {
+            for &(x, y) in points {
+                let row = table
+                    .rows
+                    .iter()
+                    .position(|r| r[0] == Cell::number(x, 4))
+                    .unwrap();
+                assert_eq!(table.cell(row, column), Some(&Cell::number(y, 6)));
+            }
+        }
+    }
 
     fn sample() -> Report {
         let mut report = Report::new("demo", "A demo");

@@ -4,14 +4,13 @@
 
 use super::catalogue::Which;
 use crate::ml::experiments::report::{Cell, Chart, ChartKind, Report, Table};
-use crate::web::browser::{describe, sleep};
+use crate::web::export::{Figure, PngButton, download_text};
+use crate::web::lab::{Notices, notify};
 use crate::web::plot::{PALETTE, Series, SeriesStyle, series_chart};
 use leptos::html::Canvas;
 use leptos::prelude::*;
-use leptos::task::spawn_local;
 use plotters::prelude::{RGBColor, SeriesLabelPosition};
 use std::sync::Arc;
-use wasm_bindgen::{JsCast, JsValue};
 
 /// A finished run of an experiment.
 #[derive(Clone, Debug, PartialEq)]
@@ -108,32 +107,6 @@ fn draw_chart(canvas: &web_sys::HtmlCanvasElement, chart: &Chart) -> Result<(), 
     )
 }
 
-/// Offers `text` as a file download named `name`: a Blob behind an object URL, clicked through
-/// a temporary `<a download>`.
-fn download(name: &str, text: &str) -> Result<(), String> {
-    let parts = js_sys::Array::of1(&JsValue::from_str(text));
-    let blob = web_sys::Blob::new_with_str_sequence(&parts).map_err(|e| describe(&e))?;
-    let url = web_sys::Url::create_object_url_with_blob(&blob).map_err(|e| describe(&e))?;
-    let document = web_sys::window()
-        .and_then(|w| w.document())
-        .ok_or("no document")?;
-    let body = document.body().ok_or("no document body")?;
-    let link = document.create_element("a").map_err(|e| describe(&e))?;
-    let set = |k: &str, v: &str| link.set_attribute(k, v).map_err(|e| describe(&e));
-    set("href", &url)?;
-    set("download", name)?;
-    set("hidden", "")?;
-    body.append_child(&link).map_err(|e| describe(&e))?;
-    link.unchecked_ref::<web_sys::HtmlElement>().click();
-    link.remove();
-    // The download has started from the URL by now; free it a little later.
-    spawn_local(async move {
-        sleep(10_000).await;
-        let _ = web_sys::Url::revoke_object_url(&url);
-    });
-    Ok(())
-}
-
 /// One table cell: numbers carry their exact value in `data-value` ("inf" for ∞, empty when
 /// missing).
 fn cell_view(cell: &Cell) -> impl IntoView + use<> {
@@ -180,7 +153,7 @@ pub fn ResultView(
     result: Arc<Finished>,
     resized: RwSignal<u32>,
     /// Where export failures are reported.
-    on_error: Callback<String>,
+    notices: Notices,
 ) -> impl IntoView {
     let report = &result.report;
     let which = result.which;
@@ -242,8 +215,8 @@ pub fn ResultView(
             "csv" => result.report.to_csv(),
             _ => result.report.to_json(),
         };
-        if let Err(e) = download(&result.file_name(extension), &text) {
-            on_error.run(format!("The {extension} export failed: {e}"));
+        if let Err(e) = download_text(&result.file_name(extension), &text) {
+            notify(notices, true, format!("The {extension} export failed: {e}"));
         }
     };
     let (for_csv, for_json) = (result.clone(), result.clone());
@@ -257,6 +230,11 @@ pub fn ResultView(
         .iter()
         .map(|n| view! { <li>{n.clone()}</li> })
         .collect_view();
+    let png_name = result.file_name("png");
+    let png_name = png_name
+        .trim_start_matches("dimple-")
+        .trim_end_matches(".png")
+        .to_string();
     let timing = format!(
         "{:.1} s of compute ({:.1} s with the pauses that keep the page responsive)",
         report.wall_seconds(),
@@ -271,8 +249,10 @@ pub fn ResultView(
                 {format!("Run {}: {}. {timing}.", result.run, result.provenance)}
             </p>
             <div class="buttons exp-exports">
-                <button data-testid="exp-export-csv" on:click=move |_| export(&for_csv, "csv")>"Export CSV"</button>
+                <button data-testid="export-csv" data-panel="experiments" on:click=move |_| export(&for_csv, "csv")>"Export CSV"</button>
                 <button data-testid="exp-export-json" on:click=move |_| export(&for_json, "json")>"Export JSON"</button>
+                <PngButton figure=Figure::Strip(".exp-result") panel="experiments" name=Signal::stored(png_name)
+                    label="Export PNG" testid="export-png" ready=true notices/>
             </div>
             {tables}
             {(!details.is_empty()).then(|| view! {
