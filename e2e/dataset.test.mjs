@@ -69,7 +69,8 @@ test('MNIST and Fashion-MNIST each keep their own models', { timeout: 900_000 },
     await byTestId(page, 'dataset-locked').waitFor({ timeout: 5000 });
     await byTestId(page, 'train-cancel').click();
     await waitAttr(page, 'train-state', 'state', 'cancelled', 10_000);
-    assert.equal(await byTestId(page, 'dataset-select').isEnabled(), true);
+    // The lock goes when the training loop has stopped, at its next step.
+    await page.waitForSelector('[data-testid="dataset-select"]:not([disabled])', { timeout: 10_000 });
     assert.equal(await attr(page, 'test-accuracy', 'data-value'), mnist.accuracy);
 
     // Fashion-MNIST starts with no models: every panel says so.

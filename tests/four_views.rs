@@ -478,7 +478,7 @@ fn chunked_pgd_equals_one_uninterrupted_run() {
             assert_eq!(run.steps_taken(), (chunks * chunk).min(config.steps));
         }
         assert_eq!(chunks, config.steps.div_ceil(chunk));
-        pollster::block_on(run.finish()).unwrap()
+        pollster::block_on(run.finish(jobs)).unwrap()
     };
     for (jobs, config) in [(&jobs[..], &l2), (&jobs[..1], &linf)] {
         let whole = pollster::block_on(pgd_batch(&model, jobs, config, false, &device)).unwrap();
@@ -495,7 +495,11 @@ fn chunked_pgd_equals_one_uninterrupted_run() {
         // An advance past the end stops there; finish takes whatever is left.
         let mut run = PgdRun::new(&model, jobs, config, false, &device).unwrap();
         pollster::block_on(run.advance(13)).unwrap();
-        assert!(pollster::block_on(run.finish()).unwrap() == whole);
+        assert!(pollster::block_on(run.finish(jobs)).unwrap() == whole);
+        // Finished with other jobs than it started with, it says so.
+        let mut run = PgdRun::new(&model, jobs, config, false, &device).unwrap();
+        pollster::block_on(run.advance(1)).unwrap();
+        assert!(pollster::block_on(run.finish(&jobs[..jobs.len() - 1])).is_err());
         // The comparison can fail: another seed, or one step fewer, gives another attack.
         let reseeded = AttackConfig {
             seed: 8,
@@ -510,7 +514,7 @@ fn chunked_pgd_equals_one_uninterrupted_run() {
     }
     // An empty batch is done at once and finishes with no results.
     let empty = PgdRun::new(&model, &[], &l2, false, &device).unwrap();
-    assert!(pollster::block_on(empty.finish()).unwrap().is_empty());
+    assert!(pollster::block_on(empty.finish(&[])).unwrap().is_empty());
 }
 
 #[test]

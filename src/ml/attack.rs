@@ -216,7 +216,7 @@ pub async fn pgd_batch(
     device: &Device,
 ) -> Result<Vec<AttackResult>, String> {
     PgdRun::new(classifier, jobs, config, stop_at_first_flip, device)?
-        .finish()
+        .finish(jobs)
         .await
 }
 
@@ -227,14 +227,15 @@ pub async fn pgd_batch(
 ///
 /// [`advance`]: PgdRun::advance
 /// [`finish`]: PgdRun::finish
-pub struct PgdRun<'a> {
-    jobs: Vec<AttackJob<'a>>,
+pub struct PgdRun {
+    /// Number of jobs, which [`PgdRun::finish`] is handed again.
+    batch: usize,
     config: AttackConfig,
     stop_at_first_flip: bool,
     /// Steps taken so far.
     taken: usize,
-    /// `None` for an empty batch.
-    state: Option<PgdState>,
+    /// `None` for an empty batch (boxed: a run waits between calls inside other state).
+    state: Option<Box<PgdState>>,
 }
 
 /// The device side of a [`PgdRun`].
@@ -256,19 +257,19 @@ struct PgdState {
     logits: Vec<Tensor<2>>,
 }
 
-impl<'a> PgdRun<'a> {
+impl PgdRun {
     /// Checks the arguments (as [`pgd_batch`] does) and places the attack's start on the
     /// device; no step is taken yet.
     pub fn new(
         classifier: &Classifier,
-        jobs: &[AttackJob<'a>],
+        jobs: &[AttackJob<'_>],
         config: &AttackConfig,
         stop_at_first_flip: bool,
         device: &Device,
     ) -> Result<Self, String> {
         config.validate()?;
         let mut run = Self {
-            jobs: jobs.to_vec(),
+            batch: jobs.len(),
             config: config.clone(),
             stop_at_first_flip,
             taken: 0,
@@ -317,7 +318,7 @@ impl<'a> PgdRun<'a> {
         let index: Vec<i64> = attacked.iter().map(|&c| i64::from(c)).collect();
         let index =
             Tensor::<2, Int>::from_data(TensorData::new(index, [b, 1]), &device.clone().autodiff());
-        run.state = Some(PgdState {
+        run.state = Some(Box::new(PgdState {
             model,
             x,
             d,
@@ -328,7 +329,7 @@ impl<'a> PgdRun<'a> {
             attacked,
             iterates: Vec::with_capacity(config.steps + 1),
             logits: Vec::with_capacity(config.steps + 1),
-        });
+        }));
         Ok(run)
     }
 
@@ -360,8 +361,17 @@ impl<'a> PgdRun<'a> {
         Ok(())
     }
 
-    /// Takes the remaining steps and reads every job's result back.
-    pub async fn finish(mut self) -> Result<Vec<AttackResult>, String> {
+    /// Takes the remaining steps and reads every job's result back; `jobs` are the jobs the
+    /// run was started with (the run keeps only their images on the device, so that it can be
+    /// kept between calls without borrowing them).
+    pub async fn finish(mut self, jobs: &[AttackJob<'_>]) -> Result<Vec<AttackResult>, String> {
+        if jobs.len() != self.batch {
+            return Err(format!(
+                "the attack was started with {} jobs and finished with {}",
+                self.batch,
+                jobs.len()
+            ));
+        }
         self.advance(self.config.steps).await?;
         let Some(state) = self.state else {
             return Ok(Vec::new());
@@ -375,15 +385,14 @@ impl<'a> PgdRun<'a> {
             mut iterates,
             mut logits,
             ..
-        } = state;
+        } = *state;
         let [b, n] = d.dims();
         logits.push(model.forward(x + d.clone()));
         iterates.push(d);
         let steps = iterates.len();
         let iterates = read_f32(Tensor::stack::<3>(iterates, 0)).await?;
         let logits = read_f32(Tensor::stack::<3>(logits, 0)).await?;
-        Ok(self
-            .jobs
+        Ok(jobs
             .iter()
             .enumerate()
             .map(|(row, job)| {

@@ -32,7 +32,7 @@ pub mod report;
 pub mod stats;
 
 use super::attack::{
-    AttackConfig, AttackJob, AttackResult, Restriction, Subspace, classify, pgd_batch,
+    AttackConfig, AttackJob, AttackResult, PgdRun, Restriction, Subspace, classify,
 };
 use super::autoencoder::Autoencoder;
 use super::batch::DeviceSplit;
@@ -46,8 +46,9 @@ use burn::prelude::*;
 use stats::{Quartiles, Summary};
 use std::future::Future;
 
-/// How far an experiment has got, in units of work of different cost (a training step, a
-/// batch of attacked images).
+/// How far an experiment has got, in steps of different cost (a training step, a batch of
+/// attacked images). A unit of work ([`Experiment::advance`]) may be a part of a step, so
+/// that no unit holds a page for long.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Progress {
     /// What the next unit of work does ("training the classifier", "attacking", ...), or
@@ -341,7 +342,7 @@ impl FlipOutcome {
 }
 
 /// The tangent space at image `x` and its control, a random subspace of the same dimension
-/// drawn from `rng`: one image's bases for [`attack_suite`].
+/// drawn from `rng`: one image's bases for an [`AttackSuite`].
 pub(crate) async fn tangent_and_control(
     autoencoder: &Autoencoder,
     x: &[f32],
@@ -353,16 +354,26 @@ pub(crate) async fn tangent_and_control(
     Ok((tangent, random))
 }
 
-/// The four attacks of [`AttackKind::ALL`] on each image, each restricted attack stopping at
-/// its first flip, in one batched PGD: `bases[i]` is image i's tangent basis and its random
-/// control. Returns each image's outcomes in [`AttackKind::ALL`] order.
-pub(crate) async fn attack_suite(
-    classifier: &Classifier,
-    images: &[(&[f32], u8)],
-    bases: &[(TangentBasis, TangentBasis)],
-    config: &AttackConfig,
-    device: &Device,
-) -> Result<Vec<[FlipOutcome; 4]>, String> {
+/// PGD steps an experiment takes in one unit of work while it attacks a batch: short enough
+/// that a unit on the page's CPU backend stays well under a frame budget's few tens of
+/// milliseconds for a batch of one image.
+pub(crate) const PGD_STEPS_PER_UNIT: usize = 10;
+
+/// The four attacks of [`AttackKind::ALL`] on each of a batch of images, each restricted
+/// attack stopping at its first flip, in one batched PGD that can be advanced a few steps at a
+/// time: `bases[i]` is image i's tangent basis and its random control. However the steps are
+/// split, the outcomes are the same ([`PgdRun`] is bit-identical however it is chunked).
+pub(crate) struct AttackSuite {
+    run: PgdRun,
+    steps: usize,
+}
+
+/// The PGD jobs of [`AttackSuite`]: per image, plain, on, off and random, in
+/// [`AttackKind::ALL`] order.
+fn suite_jobs<'a>(
+    images: &[(&'a [f32], u8)],
+    bases: &'a [(TangentBasis, TangentBasis)],
+) -> Vec<AttackJob<'a>> {
     let mut jobs = Vec::with_capacity(4 * images.len());
     for (&(image, label), (tangent, random)) in images.iter().zip(bases) {
         let restricted = |basis, subspace| Some(Restriction { basis, subspace });
@@ -379,13 +390,53 @@ pub(crate) async fn attack_suite(
             });
         }
     }
-    let mut results = pgd_batch(classifier, &jobs, config, true, device)
-        .await?
-        .into_iter()
-        .map(|r| FlipOutcome::of(r, config.steps));
-    Ok((0..images.len())
-        .map(|_| std::array::from_fn(|_| results.next().expect("four results per image")))
-        .collect())
+    jobs
+}
+
+impl AttackSuite {
+    /// Places the attacks of `images` (image, label) with their `bases` on the device.
+    pub(crate) fn start(
+        classifier: &Classifier,
+        images: &[(&[f32], u8)],
+        bases: &[(TangentBasis, TangentBasis)],
+        config: &AttackConfig,
+        device: &Device,
+    ) -> Result<Self, String> {
+        let jobs = suite_jobs(images, bases);
+        Ok(Self {
+            run: PgdRun::new(classifier, &jobs, config, true, device)?,
+            steps: config.steps,
+        })
+    }
+
+    /// Whether every PGD step has been taken.
+    pub(crate) fn is_done(&self) -> bool {
+        self.run.is_done()
+    }
+
+    /// Takes up to `steps` more PGD steps.
+    pub(crate) async fn advance(&mut self, steps: usize) -> Result<(), String> {
+        self.run.advance(steps).await
+    }
+
+    /// Takes the remaining steps and returns each image's outcomes in [`AttackKind::ALL`]
+    /// order; `images` and `bases` are those the suite was started with.
+    pub(crate) async fn finish(
+        self,
+        images: &[(&[f32], u8)],
+        bases: &[(TangentBasis, TangentBasis)],
+    ) -> Result<Vec<[FlipOutcome; 4]>, String> {
+        let jobs = suite_jobs(images, bases);
+        let mut results = self
+            .run
+            .finish(&jobs)
+            .await?
+            .into_iter()
+            .map(|r| FlipOutcome::of(r, self.steps));
+        Ok((0..images.len())
+            .map(|_| std::array::from_fn(|_| results.next().expect("four results per image")))
+            .collect())
+    }
 }
 
 /// The norms to flip of one attack over many images; failures are counted, not dropped.

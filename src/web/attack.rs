@@ -856,13 +856,14 @@ async fn attack(
         cancelled,
     );
     let run = PgdRun::new(&classifier, &row, &search, false, &device)?;
-    let row_results = pacer.run(run).await?;
+    let row_results = pacer.run(run, &row).await?;
     let plain = if batches == 1 {
         row_results[0].clone()
     } else {
-        let run = PgdRun::new(&classifier, &[job(None)], &config, false, &device)?;
+        let alone = [job(None)];
+        let run = PgdRun::new(&classifier, &alone, &config, false, &device)?;
         pacer
-            .run(run)
+            .run(run, &alone)
             .await?
             .into_iter()
             .next()
@@ -1021,7 +1022,11 @@ impl Pacer {
         }
     }
 
-    async fn run(&mut self, mut run: PgdRun<'_>) -> Result<Vec<AttackResult>, String> {
+    async fn run(
+        &mut self,
+        mut run: PgdRun,
+        jobs: &[AttackJob<'_>],
+    ) -> Result<Vec<AttackResult>, String> {
         while !run.is_done() {
             if self.cancelled.get_untracked() {
                 return Err("cancelled".into());
@@ -1040,7 +1045,7 @@ impl Pacer {
             yield_now().await;
         }
         let t0 = now_ms();
-        let results = run.finish().await;
+        let results = run.finish(jobs).await;
         self.busy_ms += now_ms() - t0;
         results
     }

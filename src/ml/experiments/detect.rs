@@ -17,9 +17,10 @@ use super::norms::{NormsConfig, histogram_points};
 use super::report::{Cell, Chart, ChartKind, Report, Table};
 use super::stats::{Histogram, Summary, roc_auc, roc_curve};
 use super::{
-    Experiment, Images, Progress, attack_progress, check_batch, correctly_classified, next_batch,
+    Experiment, Images, PGD_STEPS_PER_UNIT, Progress, attack_progress, check_batch,
+    correctly_classified, next_batch,
 };
-use crate::ml::attack::{AttackConfig, AttackJob, Norm, pgd_batch};
+use crate::ml::attack::{AttackConfig, AttackJob, Norm, PgdRun};
 use crate::ml::autoencoder::Autoencoder;
 use crate::ml::manifold::{TangentBasis, off_manifold, project_on_manifold, tangent_basis};
 use crate::ml::model::Classifier;
@@ -329,7 +330,8 @@ impl DetectOutcome {
 }
 
 /// The detection experiment on `images`. Units of work: classifying every image (one), then
-/// one batch of [`DetectConfig::batch`] attacked images.
+/// per batch of [`DetectConfig::batch`] images, one per [`PGD_STEPS_PER_UNIT`] steps of their
+/// attacks (the last also measures their views).
 pub struct DetectExperiment {
     classifier: Classifier,
     autoencoder: Autoencoder,
@@ -338,6 +340,8 @@ pub struct DetectExperiment {
     device: Device,
     attackable: Option<Vec<usize>>,
     records: Vec<DetectRecord>,
+    /// The batch under attack between units of work: its positions and its attack so far.
+    underway: Option<(Vec<usize>, PgdRun)>,
 }
 
 impl DetectExperiment {
@@ -359,27 +363,27 @@ impl DetectExperiment {
             device: device.clone(),
             attackable: None,
             records: Vec::new(),
+            underway: None,
         })
     }
 
-    async fn attack_batch(&mut self, positions: Vec<usize>) -> Result<(), String> {
-        let n = self.images.n;
-        let jobs: Vec<AttackJob> = positions
+    /// The plain attacks of the images at `positions`.
+    fn jobs(&self, positions: &[usize]) -> Vec<AttackJob<'_>> {
+        positions
             .iter()
             .map(|&p| AttackJob {
                 image: self.images.image(p),
                 label: self.images.labels[p],
                 restriction: None,
             })
-            .collect();
-        let attacks = pgd_batch(
-            &self.classifier,
-            &jobs,
-            &self.config.attack,
-            true,
-            &self.device,
-        )
-        .await?;
+            .collect()
+    }
+
+    /// Measures the four views of the images at `positions` once their attack has taken its
+    /// last step.
+    async fn measure_batch(&mut self, positions: Vec<usize>, run: PgdRun) -> Result<(), String> {
+        let n = self.images.n;
+        let attacks = run.finish(&self.jobs(&positions)).await?;
         // Rows: the four views of each image, in View::ALL order.
         let mut views = Vec::with_capacity(4 * positions.len() * n);
         for (&p, attack) in positions.iter().zip(&attacks) {
@@ -434,17 +438,37 @@ impl Experiment for DetectExperiment {
 
     async fn advance(&mut self, units: usize) -> Result<(), String> {
         for _ in 0..units {
-            let Some(attackable) = &self.attackable else {
-                let (attackable, _) =
-                    correctly_classified(&self.classifier, &self.images, &self.device).await?;
-                self.attackable = Some(attackable);
-                continue;
+            let (positions, mut run) = match self.underway.take() {
+                Some(underway) => underway,
+                None => {
+                    let Some(attackable) = &self.attackable else {
+                        let (attackable, _) =
+                            correctly_classified(&self.classifier, &self.images, &self.device)
+                                .await?;
+                        self.attackable = Some(attackable);
+                        continue;
+                    };
+                    let Some(positions) =
+                        next_batch(attackable, self.records.len(), self.config.batch)
+                    else {
+                        break;
+                    };
+                    let run = PgdRun::new(
+                        &self.classifier,
+                        &self.jobs(&positions),
+                        &self.config.attack,
+                        true,
+                        &self.device,
+                    )?;
+                    (positions, run)
+                }
             };
-            let Some(positions) = next_batch(attackable, self.records.len(), self.config.batch)
-            else {
-                break;
-            };
-            self.attack_batch(positions).await?;
+            run.advance(PGD_STEPS_PER_UNIT).await?;
+            if run.is_done() {
+                self.measure_batch(positions, run).await?;
+            } else {
+                self.underway = Some((positions, run));
+            }
         }
         Ok(())
     }

@@ -21,8 +21,9 @@ use super::norms::{NormsConfig, short_mean};
 use super::report::{Cell, Chart, ChartKind, Report, Table};
 use super::stats::Summary;
 use super::{
-    AttackKind, Experiment, FlipOutcome, FlipSummary, Images, Progress, accuracy, attack_suite,
-    check_batch, correctly_classified, started, tangent_and_control, training_run,
+    AttackKind, AttackSuite, Experiment, FlipOutcome, FlipSummary, Images, PGD_STEPS_PER_UNIT,
+    Progress, accuracy, check_batch, correctly_classified, started, tangent_and_control,
+    training_run,
 };
 use crate::ml::attack::{AttackConfig, Norm};
 use crate::ml::autoencoder::Autoencoder;
@@ -249,11 +250,13 @@ struct Measuring {
     /// Positions of the probes the model gets right.
     attackable: Vec<usize>,
     outcomes: Vec<[FlipOutcome; 4]>,
+    /// The batch under attack between units of work: its positions and its attacks so far.
+    underway: Option<(Vec<usize>, AttackSuite)>,
 }
 
 /// The training-dynamics experiment. Units of work: one tangent space per probe, then
-/// training steps, and at each checkpoint one unit for the gradients and accuracy and one per
-/// batch of attacked probes.
+/// training steps, and at each checkpoint one unit for the gradients and accuracy and, per
+/// batch of attacked probes, one per [`PGD_STEPS_PER_UNIT`] steps of their attacks.
 pub struct DynamicsExperiment {
     autoencoder: Autoencoder,
     train: DeviceSplit,
@@ -335,27 +338,50 @@ impl DynamicsExperiment {
             random,
             attackable,
             outcomes: Vec::new(),
+            underway: None,
         });
         Ok(())
     }
 
-    /// Attacks the next batch of the measurement in progress; completes it after the last.
+    /// [`PGD_STEPS_PER_UNIT`] steps of the attacks on the measurement's next batch; records
+    /// them after their last step, and completes the measurement after the last batch.
     async fn measure_batch(&mut self) -> Result<(), String> {
         let m = self
             .measuring
             .as_mut()
             .expect("a measurement is in progress");
-        let start = m.outcomes.len();
-        let end = (start + self.config.batch).min(m.attackable.len());
-        let positions = &m.attackable[start..end];
-        let jobs: Vec<(&[f32], u8)> = positions
-            .iter()
-            .map(|&p| (self.probes.image(p), self.probes.labels[p]))
-            .collect();
-        let bases: Vec<(TangentBasis, TangentBasis)> =
-            positions.iter().map(|&p| self.bases[p].clone()).collect();
-        let outcomes =
-            attack_suite(&m.model, &jobs, &bases, &self.config.attack, &self.device).await?;
+        let (probes, all_bases) = (&self.probes, &self.bases);
+        let jobs = |positions: &[usize]| -> Vec<(&[f32], u8)> {
+            positions
+                .iter()
+                .map(|&p| (probes.image(p), probes.labels[p]))
+                .collect()
+        };
+        let bases = |positions: &[usize]| -> Vec<(TangentBasis, TangentBasis)> {
+            positions.iter().map(|&p| all_bases[p].clone()).collect()
+        };
+        let (positions, mut suite) = match m.underway.take() {
+            Some(underway) => underway,
+            None => {
+                let start = m.outcomes.len();
+                let end = (start + self.config.batch).min(m.attackable.len());
+                let positions = m.attackable[start..end].to_vec();
+                let suite = AttackSuite::start(
+                    &m.model,
+                    &jobs(&positions),
+                    &bases(&positions),
+                    &self.config.attack,
+                    &self.device,
+                )?;
+                (positions, suite)
+            }
+        };
+        suite.advance(PGD_STEPS_PER_UNIT).await?;
+        if !suite.is_done() {
+            m.underway = Some((positions, suite));
+            return Ok(());
+        }
+        let outcomes = suite.finish(&jobs(&positions), &bases(&positions)).await?;
         m.outcomes.extend(outcomes);
         if m.outcomes.len() == m.attackable.len() {
             let m = self.measuring.take().expect("checked above");

@@ -15,12 +15,13 @@
 use super::report::{Cell, Chart, ChartKind, Report, Table};
 use super::stats::{Histogram, Quartiles, Summary};
 use super::{
-    AttackKind, Experiment, FlipOutcome, FlipSummary, Images, Progress, Skipped, attack_progress,
-    attack_suite, check_batch, correctly_classified, next_batch, tangent_and_control,
+    AttackKind, AttackSuite, Experiment, FlipOutcome, FlipSummary, Images, PGD_STEPS_PER_UNIT,
+    Progress, Skipped, attack_progress, check_batch, correctly_classified, next_batch,
+    tangent_and_control,
 };
 use crate::ml::attack::{AttackConfig, Norm};
 use crate::ml::autoencoder::Autoencoder;
-use crate::ml::manifold::on_manifold_fraction;
+use crate::ml::manifold::{TangentBasis, on_manifold_fraction};
 use crate::ml::model::Classifier;
 use crate::ml::rng::Rng;
 use burn::prelude::*;
@@ -490,6 +491,15 @@ pub struct NormsExperiment {
     attackable: Option<Vec<usize>>,
     skipped: Vec<Skipped>,
     records: Vec<ImageRecord>,
+    /// The batch being attacked, between units of work.
+    underway: Option<Underway>,
+}
+
+/// A batch of images under attack: their positions, their bases and the attacks so far.
+struct Underway {
+    positions: Vec<usize>,
+    bases: Vec<(TangentBasis, TangentBasis)>,
+    suite: AttackSuite,
 }
 
 impl NormsExperiment {
@@ -513,10 +523,21 @@ impl NormsExperiment {
             attackable: None,
             skipped: Vec::new(),
             records: Vec::new(),
+            underway: None,
         })
     }
 
-    async fn attack_batch(&mut self, positions: Vec<usize>) -> Result<(), String> {
+    /// The images at `positions` as (pixels, label).
+    fn jobs(&self, positions: &[usize]) -> Vec<(&[f32], u8)> {
+        positions
+            .iter()
+            .map(|&p| (self.images.image(p), self.images.labels[p]))
+            .collect()
+    }
+
+    /// Starts attacking the images at `positions`: their bases, and the attacks placed on
+    /// the device.
+    async fn start_batch(&mut self, positions: Vec<usize>) -> Result<Underway, String> {
         let mut bases = Vec::with_capacity(positions.len());
         for &p in &positions {
             let x = self.images.image(p);
@@ -524,18 +545,28 @@ impl NormsExperiment {
                 tangent_and_control(&self.autoencoder, x, &mut self.rng, &self.device).await?,
             );
         }
-        let jobs: Vec<(&[f32], u8)> = positions
-            .iter()
-            .map(|&p| (self.images.image(p), self.images.labels[p]))
-            .collect();
-        let outcomes = attack_suite(
+        let suite = AttackSuite::start(
             &self.classifier,
-            &jobs,
+            &self.jobs(&positions),
             &bases,
             &self.config.attack,
             &self.device,
-        )
-        .await?;
+        )?;
+        Ok(Underway {
+            positions,
+            bases,
+            suite,
+        })
+    }
+
+    /// Records the finished attacks of a batch.
+    async fn finish_batch(&mut self, batch: Underway) -> Result<(), String> {
+        let Underway {
+            positions,
+            bases,
+            suite,
+        } = batch;
+        let outcomes = suite.finish(&self.jobs(&positions), &bases).await?;
         for ((attacks, (tangent, random)), &p) in outcomes.into_iter().zip(&bases).zip(&positions) {
             let plain = &attacks[AttackKind::Plain as usize].perturbation;
             self.records.push(ImageRecord {
@@ -562,8 +593,19 @@ impl Experiment for NormsExperiment {
         )
     }
 
+    /// A unit of work: classifying every image, or starting a batch (its bases), or
+    /// [`PGD_STEPS_PER_UNIT`] steps of its attacks (the last also records them).
     async fn advance(&mut self, units: usize) -> Result<(), String> {
         for _ in 0..units {
+            if let Some(mut batch) = self.underway.take() {
+                batch.suite.advance(PGD_STEPS_PER_UNIT).await?;
+                if batch.suite.is_done() {
+                    self.finish_batch(batch).await?;
+                } else {
+                    self.underway = Some(batch);
+                }
+                continue;
+            }
             let Some(attackable) = &self.attackable else {
                 let (attackable, skipped) =
                     correctly_classified(&self.classifier, &self.images, &self.device).await?;
@@ -574,7 +616,7 @@ impl Experiment for NormsExperiment {
             else {
                 break;
             };
-            self.attack_batch(positions).await?;
+            self.underway = Some(self.start_batch(positions).await?);
         }
         Ok(())
     }
