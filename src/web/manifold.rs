@@ -179,44 +179,31 @@ pub fn AutoencoderPanel(
         pretrained::shown(lab, load, starting, Role::Autoencoder)
             .filter(|_| run.state.get() == RunState::Idle)
     };
-    pretrained::on_install(lab, load, starting, Role::Autoencoder, move || {
-        run.state.set(RunState::Idle);
-        run.progress.set(AeProgress::default());
-        run.history.set(AeHistory::default());
-    });
-    Effect::new(move || {
-        let Some(installed) = shows_pretrained() else {
-            return;
-        };
-        let Some((model, test)) = lab.with_value(|l| {
-            l.as_ref()
-                .and_then(|l| Some((l.autoencoder.clone()?, l.test.clone())))
-        }) else {
-            return;
-        };
-        spawn_local(async move {
-            let figures = async {
+    pretrained::show_installed(
+        lab,
+        load,
+        starting,
+        notices,
+        Role::Autoencoder,
+        move || run.state.get() == RunState::Idle,
+        move || {
+            run.state.set(RunState::Idle);
+            run.progress.set(AeProgress::default());
+            run.history.set(AeHistory::default());
+        },
+        |l| {
+            let (model, test) = (l.autoencoder.clone()?, l.test.clone());
+            Some(async move {
                 let error = test_error(&model, &test).await?;
                 let (strip, _) = test.range(0, STRIP.min(test.len()));
-                Ok::<_, String>((error, read_f32(model.reconstruct(strip)).await?))
-            };
-            match figures.await {
-                Ok((error, rebuilt)) if run.state.get_untracked() == RunState::Idle => {
-                    run.progress.update(|p| p.test_mse = Some(error));
-                    run.reconstructions.set(rebuilt);
-                }
-                Ok(_) => {}
-                Err(e) => notify(
-                    notices,
-                    true,
-                    format!(
-                        "Evaluating {} failed: {e}",
-                        installed.describe(Role::Autoencoder)
-                    ),
-                ),
-            }
-        });
-    });
+                Ok((error, read_f32(model.reconstruct(strip)).await?))
+            })
+        },
+        move |(error, rebuilt)| {
+            run.progress.update(|p| p.test_mse = Some(error));
+            run.reconstructions.set(rebuilt);
+        },
+    );
 
     let loss_canvas = NodeRef::<Canvas>::new();
     let resized = RwSignal::new(0u32);

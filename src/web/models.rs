@@ -7,7 +7,7 @@
 //!
 //! Models belong to their dataset: the store's keys and the files' names carry its name.
 
-use super::browser::describe;
+use super::browser::{chosen_file, describe};
 use super::export::download_bytes;
 use super::idb;
 use super::lab::{Lab, LabStore, LoadState, Notices, notify};
@@ -22,9 +22,7 @@ use burn::prelude::Device;
 use js_sys::Uint8Array;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
-use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::JsFuture;
-use web_sys::HtmlInputElement;
 
 /// The largest file read as a model file: far above any model of this page (the MLP
 /// classifier is 1.1 MB in f32), far below what would strain the tab.
@@ -471,17 +469,9 @@ pub fn ModelsPanel(
         )
     };
     let file_chosen = move |ev: leptos::ev::Event| {
-        let Some(input) = ev
-            .target()
-            .and_then(|t| t.dyn_into::<HtmlInputElement>().ok())
-        else {
+        let Some(file) = chosen_file(&ev) else {
             return;
         };
-        let Some(file) = input.files().and_then(|f| f.get(0)) else {
-            return;
-        };
-        // Choosing the same file again should work again.
-        input.set_value("");
         let failed = format!("Could not load {}", file.name());
         busy.set(Some("Checking the file…"));
         status.set(String::new());

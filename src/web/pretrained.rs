@@ -6,9 +6,11 @@
 //! model until the visitor trains their own ([`StartingModels`]).
 
 use super::browser::fetch_bytes;
-use super::lab::{LabStore, LoadState};
+use super::lab::{Lab, LabStore, LoadState, Notices, notify};
 use crate::ml::checkpoint::ModelFile;
 use leptos::prelude::*;
+use leptos::task::spawn_local;
+use std::future::Future;
 
 /// The two models the lab holds for a dataset.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -150,6 +152,51 @@ pub fn on_install(
             untrack(&reset);
         }
         (name, serial)
+    });
+}
+
+/// Shows the figures of a model of `role` installed without training (shipped, saved, loaded
+/// from a file) until the visitor trains one: `reset` puts the panel's trained figures away when
+/// such a model is installed ([`on_install`]); while the panel is `idle`, `measure` starts
+/// computing the figures from the lab (`None` while it has no such model) and `show` shows
+/// them if the panel is still idle when they are ready. A failure becomes a notice.
+#[allow(
+    clippy::too_many_arguments,
+    reason = "the panel's signals and its three steps"
+)]
+pub fn show_installed<T, F>(
+    lab: LabStore,
+    load: RwSignal<LoadState>,
+    starting: StartingSignal,
+    notices: Notices,
+    role: Role,
+    idle: impl Fn() -> bool + Copy + 'static,
+    reset: impl Fn() + 'static,
+    measure: impl Fn(&Lab) -> Option<F> + 'static,
+    show: impl Fn(T) + Copy + 'static,
+) where
+    T: 'static,
+    F: Future<Output = Result<T, String>> + 'static,
+{
+    on_install(lab, load, starting, role, reset);
+    Effect::new(move || {
+        let Some(installed) = shown(lab, load, starting, role).filter(|_| idle()) else {
+            return;
+        };
+        let Some(figures) = lab.with_value(|l| l.as_ref().and_then(&measure)) else {
+            return;
+        };
+        spawn_local(async move {
+            match figures.await {
+                Ok(value) if untrack(idle) => show(value),
+                Ok(_) => {}
+                Err(e) => notify(
+                    notices,
+                    true,
+                    format!("Evaluating {} failed: {e}", installed.describe(role)),
+                ),
+            }
+        });
     });
 }
 

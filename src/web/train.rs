@@ -219,45 +219,32 @@ pub fn TrainPanel(
         pretrained::shown(lab, load, starting, Role::Classifier)
             .filter(|_| run.state.get() == RunState::Idle)
     };
-    pretrained::on_install(lab, load, starting, Role::Classifier, move || {
-        run.state.set(RunState::Idle);
-        run.progress.set(Progress::default());
-        run.history.set(History::default());
-    });
-    Effect::new(move || {
-        let Some(installed) = shows_pretrained() else {
-            return;
-        };
-        let Some((classifier, test)) = lab.with_value(|l| {
-            l.as_ref()
-                .and_then(|l| Some((l.classifier.clone()?, l.test.clone())))
-        }) else {
-            return;
-        };
-        spawn_local(async move {
-            let figures = async {
-                Ok::<_, String>((
+    pretrained::show_installed(
+        lab,
+        load,
+        starting,
+        notices,
+        Role::Classifier,
+        move || run.state.get() == RunState::Idle,
+        move || {
+            run.state.set(RunState::Idle);
+            run.progress.set(Progress::default());
+            run.history.set(History::default());
+        },
+        |l| {
+            let (classifier, test) = (l.classifier.clone()?, l.test.clone());
+            Some(async move {
+                Ok((
                     test_accuracy(&classifier, &test).await?,
                     gallery_predictions(&classifier, &test).await?,
                 ))
-            };
-            match figures.await {
-                Ok((accuracy, predictions)) if run.state.get_untracked() == RunState::Idle => {
-                    run.test_accuracy.set(Some(accuracy));
-                    gallery.set(predictions);
-                }
-                Ok(_) => {}
-                Err(e) => notify(
-                    notices,
-                    true,
-                    format!(
-                        "Evaluating {} failed: {e}",
-                        installed.describe(Role::Classifier)
-                    ),
-                ),
-            }
-        });
-    });
+            })
+        },
+        move |(accuracy, predictions)| {
+            run.test_accuracy.set(Some(accuracy));
+            gallery.set(predictions);
+        },
+    );
 
     let ready = move || load.get() == LoadState::Ready;
     let active = move || run.state.get().active();
