@@ -313,3 +313,94 @@ fn a_seed_fixes_the_run_and_another_seed_changes_it() {
         );
     }
 }
+
+// ---- Steps in parts ----------------------------------------------------------------------
+
+/// Every float weight of `model`, in the order the module visits them.
+fn weights(model: &Classifier) -> Vec<f32> {
+    struct Collect(Vec<f32>);
+    impl ModuleVisitor for Collect {
+        fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
+            self.0.extend(param.val().into_data().iter::<f32>());
+        }
+    }
+    let mut all = Collect(Vec::new());
+    model.visit(&mut all);
+    all.0
+}
+
+/// `steps` steps of a CNN run with batch 96 on the first 640 training images, each step in
+/// parts of at most `rows` images (`None`: [`Trainer::step`]); the steps' [loss, correct] and
+/// the weights after them.
+fn in_parts(rows: Option<usize>, steps: usize) -> (Vec<[f32; 2]>, Vec<f32>) {
+    let dataset = bundle();
+    let count = 640;
+    let device = Device::flex();
+    let train = DeviceSplit::from_parts(
+        &dataset.train.pixels[..count * dataset.image_len()],
+        &dataset.train.labels[..count],
+        dataset.image_len(),
+        &device,
+    );
+    let config = TrainConfig {
+        model: ClassifierKind::Cnn,
+        batch_size: 96,
+        ema_decay: 0.0,
+        ..TrainConfig::default()
+    };
+    let mut trainer = Trainer::new(config, shape_of(&dataset), &train, &device);
+    let mut metrics = Vec::new();
+    for step in 0..steps {
+        let out = match rows {
+            None => trainer.step(),
+            Some(rows) => {
+                let mut calls = 1;
+                let out = loop {
+                    if let Some(out) = trainer.step_part(rows) {
+                        break out;
+                    }
+                    calls += 1;
+                    assert_eq!(trainer.steps_done(), step + 1, "a step counts once");
+                };
+                assert_eq!(calls, 96usize.div_ceil(rows.min(96)), "one call a part");
+                out
+            }
+        };
+        assert_eq!(out.examples, 96);
+        let m = out.metrics.try_into_vec_as::<f32>().unwrap();
+        metrics.push([m[0], m[1]]);
+    }
+    (metrics, weights(&trainer.model()))
+}
+
+/// A step in parts is the step: with one part to the bit; in parts of 24, 16 or 40 rows (the
+/// last part of 40 smaller) the same losses, counts and weights up to the
+/// order of the float sums. The parts' loss weights are checked by the losses themselves:
+/// Adam would hide a gradient scaled by a constant, the loss would not.
+#[test]
+fn a_step_in_parts_is_the_same_step() {
+    let _rng = lock_device_rng();
+    let (whole, weights_whole) = in_parts(None, 3);
+    let (one, weights_one) = in_parts(Some(96), 3);
+    assert_eq!(one, whole, "one part");
+    assert_eq!(weights_one, weights_whole, "one part");
+    for rows in [24, 16, 40] {
+        let (parts, weights_parts) = in_parts(Some(rows), 3);
+        for (p, w) in parts.iter().zip(&whole) {
+            assert!(
+                (p[0] - w[0]).abs() <= 1e-5 * w[0].abs(),
+                "{rows} rows: loss {p:?} vs {w:?}"
+            );
+            assert_eq!(p[1], w[1], "{rows} rows: correct");
+        }
+        let worst = weights_parts
+            .iter()
+            .zip(&weights_whole)
+            .map(|(a, b)| (a - b).abs())
+            .fold(0.0f32, f32::max);
+        assert!(worst < 1e-4, "{rows} rows: weights differ by {worst}");
+    }
+    // The comparison can fail: another batch's step gives other weights.
+    let (_, later) = in_parts(None, 4);
+    assert!(later != weights_whole);
+}

@@ -17,7 +17,7 @@ use super::batch::{DeviceSplit, EpochCursor, translate};
 use super::model::{Classifier, ClassifierKind, ImageShape, count_correct, cross_entropy};
 use super::rng::Rng;
 use burn::module::{ModuleMapper, ModuleVisitor, Param, ParamId};
-use burn::optim::{AdamConfig, GradientsParams, ModuleOptimizer};
+use burn::optim::{AdamConfig, GradientsAccumulator, GradientsParams, ModuleOptimizer};
 use burn::prelude::*;
 use std::collections::HashMap;
 use std::fmt;
@@ -192,6 +192,25 @@ pub struct Trainer {
     /// Moving average of the weights, without autodiff; `None` before the first step or when
     /// averaging is off.
     average: Option<Classifier>,
+    /// The step being taken in parts ([`Trainer::step_part`]), between its parts.
+    partial: Option<PartialStep>,
+}
+
+/// A step taken in parts: its batch, and what its parts so far have added up.
+struct PartialStep {
+    epoch: usize,
+    step: usize,
+    learning_rate: f64,
+    /// Steps done before this one.
+    before: usize,
+    /// The batch's (augmented) images `[batch, pixels]` and labels.
+    images: Tensor<2>,
+    labels: Tensor<1, Int>,
+    /// Rows whose gradient is in `gradients`.
+    done: usize,
+    gradients: GradientsAccumulator<Classifier>,
+    /// [mean loss, correct] over the batch, summed part by part.
+    metrics: Tensor<1>,
 }
 
 impl Trainer {
@@ -218,6 +237,7 @@ impl Trainer {
             augment_rng,
             shape,
             average: None,
+            partial: None,
         }
     }
 
@@ -284,6 +304,7 @@ impl Trainer {
         &mut self,
         replace: impl FnOnce(&Classifier, Tensor<2>, Tensor<1, Int>) -> Tensor<2>,
     ) -> StepOutput {
+        assert!(self.partial.is_none(), "a step in parts is under way");
         let learning_rate = self.learning_rate();
         let before = self.batches.steps_done();
         let batch = self.batches.next_batch();
@@ -303,6 +324,66 @@ impl Trainer {
             examples: batch.indices.len(),
             metrics,
         }
+    }
+
+    /// Takes the next step in parts of at most `rows` images, one part a call, so that a page
+    /// can breathe between the parts of a large batch: returns the step's output after its
+    /// last part and `None` before. The parts' losses are weighted by their share of the
+    /// batch, so the summed gradient is the batch's mean gradient, as in [`Trainer::step`]
+    /// (added in another order); with `rows` at least the batch size this is
+    /// [`Trainer::step`] to the bit. Panics if the run is over.
+    pub fn step_part(&mut self, rows: usize) -> Option<StepOutput> {
+        assert!(rows > 0, "a part has at least one row");
+        if self.partial.is_none() {
+            if rows >= self.config.batch_size {
+                return Some(self.step());
+            }
+            let learning_rate = self.learning_rate();
+            let before = self.batches.steps_done();
+            let batch = self.batches.next_batch();
+            let (images, labels) = self.train.gather(&batch.indices);
+            let images = self.augment(images);
+            let metrics = Tensor::<1>::zeros([2], &images.device());
+            self.partial = Some(PartialStep {
+                epoch: batch.epoch,
+                step: batch.step,
+                learning_rate,
+                before,
+                images,
+                labels,
+                done: 0,
+                gradients: GradientsAccumulator::new(),
+                metrics,
+            });
+        }
+        let part = self.partial.as_mut().expect("a step in parts");
+        let examples = part.labels.dims()[0];
+        let (start, len) = (part.done, rows.min(examples - part.done));
+        let images = part.images.clone().narrow(0, start, len);
+        let labels = part.labels.clone().narrow(0, start, len);
+        let logits = self.model.forward(images.autodiff());
+        let correct = count_correct(logits.clone().detach(), labels.clone());
+        let loss = cross_entropy(logits, labels).mul_scalar(len as f64 / examples as f64);
+        let metrics = Tensor::cat(vec![loss.clone().detach(), correct], 0).without_autodiff();
+        part.metrics = part.metrics.clone() + metrics;
+        let grads = GradientsParams::from_grads(loss.backward(), &self.model);
+        part.gradients.accumulate(&self.model, grads);
+        part.done += len;
+        if part.done < examples {
+            return None;
+        }
+        let mut part = self.partial.take().expect("a step in parts");
+        let grads = part.gradients.grads();
+        self.model = self
+            .optim
+            .step(part.learning_rate, self.model.clone(), grads);
+        self.update_average(part.before);
+        Some(StepOutput {
+            epoch: part.epoch,
+            step: part.step,
+            examples,
+            metrics: part.metrics,
+        })
     }
 
     /// `images` `[batch, pixels]`, each shifted by its own random offset (see
