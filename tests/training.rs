@@ -275,9 +275,8 @@ fn autodiff_gradients_match_finite_differences() {
 
 // ---- Determinism -------------------------------------------------------------------------
 
-/// The batch losses of the first `steps` steps of a default run of `kind` with `seed` on the
-/// first 640 training images.
-fn first_losses(kind: ClassifierKind, seed: u64, steps: usize) -> Vec<f32> {
+/// The bundle's first 640 training images on the CPU backend, with their shape.
+fn first_640() -> (ImageShape, DeviceSplit, Device) {
     let dataset = bundle();
     let count = 640;
     let device = Device::flex();
@@ -287,12 +286,19 @@ fn first_losses(kind: ClassifierKind, seed: u64, steps: usize) -> Vec<f32> {
         dataset.image_len(),
         &device,
     );
+    (shape_of(&dataset), train, device)
+}
+
+/// The batch losses of the first `steps` steps of a default run of `kind` with `seed` on the
+/// first 640 training images.
+fn first_losses(kind: ClassifierKind, seed: u64, steps: usize) -> Vec<f32> {
+    let (shape, train, device) = first_640();
     let config = TrainConfig {
         model: kind,
         seed,
         ..TrainConfig::default()
     };
-    let mut trainer = Trainer::new(config, shape_of(&dataset), &train, &device);
+    let mut trainer = Trainer::new(config, shape, &train, &device);
     (0..steps)
         .map(|_| trainer.step().metrics.try_into_vec_as::<f32>().unwrap()[0])
         .collect()
@@ -333,22 +339,14 @@ fn weights(model: &Classifier) -> Vec<f32> {
 /// parts of at most `rows` images (`None`: [`Trainer::step`]); the steps' [loss, correct] and
 /// the weights after them.
 fn in_parts(rows: Option<usize>, steps: usize) -> (Vec<[f32; 2]>, Vec<f32>) {
-    let dataset = bundle();
-    let count = 640;
-    let device = Device::flex();
-    let train = DeviceSplit::from_parts(
-        &dataset.train.pixels[..count * dataset.image_len()],
-        &dataset.train.labels[..count],
-        dataset.image_len(),
-        &device,
-    );
+    let (shape, train, device) = first_640();
     let config = TrainConfig {
         model: ClassifierKind::Cnn,
         batch_size: 96,
         ema_decay: 0.0,
         ..TrainConfig::default()
     };
-    let mut trainer = Trainer::new(config, shape_of(&dataset), &train, &device);
+    let mut trainer = Trainer::new(config, shape, &train, &device);
     let mut metrics = Vec::new();
     for step in 0..steps {
         let out = match rows {
