@@ -5,6 +5,8 @@
 
 use super::dataset::{Dataset, Split};
 use super::rng::Rng;
+use burn::module::Module;
+use burn::optim::{GradientsAccumulator, GradientsParams};
 use burn::prelude::*;
 
 /// A dataset split resident on a device.
@@ -135,6 +137,66 @@ pub struct Batch {
     pub step: usize,
     /// Indices into the split.
     pub indices: Vec<usize>,
+}
+
+/// A training step whose batch is taken in parts, a few rows at a time, so that a page can
+/// breathe between them: its batch, the rows done, and the gradient and metrics its parts have
+/// added up. Each part's loss (a mean over its rows) is weighted by its share of the batch, so
+/// the sum is the batch's mean loss and its gradient the batch's mean gradient.
+pub struct StepParts<M> {
+    pub batch: Batch,
+    done: usize,
+    gradients: GradientsAccumulator<M>,
+    metrics: Option<Tensor<1>>,
+}
+
+impl<M: Module> StepParts<M> {
+    /// No part of `batch` done yet.
+    pub fn new(batch: Batch) -> Self {
+        Self {
+            batch,
+            done: 0,
+            gradients: GradientsAccumulator::new(),
+            metrics: None,
+        }
+    }
+
+    /// The rows of the next part of at most `rows` rows: (first, count).
+    pub fn next_part(&self, rows: usize) -> (usize, usize) {
+        (self.done, rows.min(self.batch.indices.len() - self.done))
+    }
+
+    /// Adds the part of `count` rows whose mean loss over its rows is `loss` (on the autodiff
+    /// device): its weighted loss goes through `metrics` (to which a trainer adds its own
+    /// figures) into the summed metrics, its gradient for `model` into the summed gradient.
+    pub fn add(
+        &mut self,
+        model: &M,
+        count: usize,
+        loss: Tensor<1>,
+        metrics: impl FnOnce(Tensor<1>) -> Tensor<1>,
+    ) {
+        let loss = loss.mul_scalar(count as f64 / self.batch.indices.len() as f64);
+        let part = metrics(loss.clone().detach()).without_autodiff();
+        self.metrics = Some(match self.metrics.take() {
+            None => part,
+            Some(sum) => sum + part,
+        });
+        let grads = GradientsParams::from_grads(loss.backward(), model);
+        self.gradients.accumulate(model, grads);
+        self.done += count;
+    }
+
+    /// Whether every row of the batch is in.
+    pub fn is_complete(&self) -> bool {
+        self.done == self.batch.indices.len()
+    }
+
+    /// The summed gradient and metrics.
+    pub fn finish(mut self) -> (GradientsParams, Tensor<1>) {
+        let metrics = self.metrics.take().expect("a step has at least one part");
+        (self.gradients.grads(), metrics)
+    }
 }
 
 impl EpochCursor {

@@ -427,6 +427,23 @@ pub async fn gallery_predictions(
 /// How often the curves and figures are redrawn while training.
 const REDRAW_MS: f64 = 200.0;
 
+/// Takes a training step a part at a time (`step_part` returns its output after the last
+/// part), pausing for the browser after each part; `None` if `cancelled` says so in between.
+async fn in_parts<T>(
+    mut step_part: impl FnMut() -> Option<T>,
+    cancelled: impl Fn() -> bool,
+) -> Option<T> {
+    loop {
+        if let Some(out) = step_part() {
+            return Some(out);
+        }
+        yield_now().await;
+        if cancelled() {
+            return None;
+        }
+    }
+}
+
 /// Rows of a training batch computed between two pauses for the browser: a larger batch is
 /// taken in parts of this many ([`Trainer::step_part`]: the same step, up to the order of the
 /// float sums). One CNN step at batch 4096 took 1.9 s in one piece; a part of 128 rows takes
@@ -482,16 +499,11 @@ async fn train_run(
             _ => {}
         }
         let t0 = now_ms();
-        // A large batch in parts, with a pause for the browser after each.
-        let out = loop {
-            if let Some(out) = trainer.step_part(rows) {
-                break Some(out);
-            }
-            yield_now().await;
-            if run.state.get_untracked() == RunState::Cancelled {
-                break None;
-            }
-        };
+        let out = in_parts(
+            || trainer.step_part(rows),
+            || run.state.get_untracked() == RunState::Cancelled,
+        )
+        .await;
         let Some(out) = out else {
             break Ok(RunState::Cancelled);
         };
