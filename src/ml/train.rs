@@ -196,14 +196,27 @@ pub struct Trainer {
     partial: Option<PartialStep>,
 }
 
+/// `images` `[rows, pixels]` of `shape`, row i moved by `shifts[i]`; unchanged when there are
+/// no shifts (augmentation off).
+fn shifted(images: Tensor<2>, shifts: &[(i32, i32)], shape: ImageShape) -> Tensor<2> {
+    if shifts.is_empty() {
+        images
+    } else {
+        translate(images, shifts, shape.height, shape.width)
+    }
+}
+
 /// A step taken in parts, with what the whole step needs besides.
 struct PartialStep {
     parts: StepParts<Classifier>,
     learning_rate: f64,
     /// Steps done before this one.
     before: usize,
-    /// The batch's (augmented) images `[batch, pixels]` and labels.
+    /// The batch's images `[batch, pixels]`, their augmentation offsets (none when off; each
+    /// part is shifted as it is taken, which is the same as shifting the whole batch first) and
+    /// their labels.
     images: Tensor<2>,
+    shifts: Vec<(i32, i32)>,
     labels: Tensor<1, Int>,
 }
 
@@ -336,18 +349,28 @@ impl Trainer {
             let before = self.batches.steps_done();
             let batch = self.batches.next_batch();
             let (images, labels) = self.train.gather(&batch.indices);
-            let images = self.augment(images);
+            let shifts = self.draw_shifts(batch.indices.len());
             self.partial = Some(PartialStep {
                 parts: StepParts::new(batch),
                 learning_rate,
                 before,
                 images,
+                shifts,
                 labels,
             });
         }
         let partial = self.partial.as_mut().expect("a step in parts");
         let (first, count) = partial.parts.next_part(rows);
-        let images = partial.images.clone().narrow(0, first, count);
+        let shifts = if partial.shifts.is_empty() {
+            &[][..]
+        } else {
+            &partial.shifts[first..first + count]
+        };
+        let images = shifted(
+            partial.images.clone().narrow(0, first, count),
+            shifts,
+            self.shape,
+        );
         let labels = partial.labels.clone().narrow(0, first, count);
         let logits = self.model.forward(images.autodiff());
         let correct = count_correct(logits.clone().detach(), labels.clone());
@@ -380,17 +403,23 @@ impl Trainer {
     /// `images` `[batch, pixels]`, each shifted by its own random offset (see
     /// [`TrainConfig::max_shift`]).
     fn augment(&mut self, images: Tensor<2>) -> Tensor<2> {
+        let [batch, _] = images.dims();
+        let shifts = self.draw_shifts(batch);
+        shifted(images, &shifts, self.shape)
+    }
+
+    /// The random offsets of a batch of `batch` images (see [`TrainConfig::max_shift`]); none
+    /// when augmentation is off.
+    fn draw_shifts(&mut self, batch: usize) -> Vec<(i32, i32)> {
         let max = self.config.max_shift as i32;
         if max == 0 {
-            return images;
+            return Vec::new();
         }
-        let [batch, _] = images.dims();
         let span = 2 * self.config.max_shift + 1;
         let rng = &mut self.augment_rng;
-        let shifts: Vec<(i32, i32)> = (0..batch)
+        (0..batch)
             .map(|_| (rng.below(span) as i32 - max, rng.below(span) as i32 - max))
-            .collect();
-        translate(images, &shifts, self.shape.height, self.shape.width)
+            .collect()
     }
 
     /// Moves the weight average towards the weights just updated by the step that had `before`
