@@ -63,7 +63,8 @@ export async function longTasksSince(page, since) {
 
 // Serves the built page (DIST, else dist/) to the tests of one file. Once it has started the
 // returned object has the server's `url` and `requests`; `report` collects the file's figures,
-// written to target/e2e/`file` at the end and printed as "`label` report: …".
+// written to target/e2e/`file` at the end (when a file is named) and printed as
+// "`label` report: …".
 export function servePage(file, label) {
   const site = { report: {} };
   before(async () => {
@@ -71,6 +72,7 @@ export function servePage(file, label) {
   });
   after(async () => {
     await site.close();
+    if (!file) return;
     await writeFile(join(SHOTS, file), JSON.stringify(site.report, null, 2));
     console.log(`${label} report:`, JSON.stringify(site.report));
   });
@@ -120,3 +122,40 @@ export async function correctDigits(page, count = 5) {
   );
   return items.filter((d) => d.label === d.prediction).slice(0, count);
 }
+
+// Trains the classifier for `epochs` epochs, then the autoencoder for `aeEpochs`, with the
+// panels' other settings, each to the end.
+export async function trainModels(page, { epochs = 1, aeEpochs = 1 } = {}, timeout = 600_000) {
+  await byTestId(page, 'epochs').fill(String(epochs));
+  await byTestId(page, 'train-start').click();
+  await page.waitForSelector('[data-testid="train-state"][data-state="finished"]', { timeout });
+  await byTestId(page, 'ae-epochs').fill(String(aeEpochs));
+  await byTestId(page, 'ae-train-start').click();
+  await page.waitForSelector('[data-testid="ae-state"][data-state="finished"]', { timeout });
+}
+
+// Chooses dataset `id` and waits until it is loaded and its description matches `described`.
+export async function chooseDataset(page, id, described) {
+  await byTestId(page, 'dataset-select').selectOption(id);
+  await page.waitForFunction(
+    (re) => new RegExp(re).test(document.querySelector('[data-testid="dataset-info"]').textContent),
+    described.source,
+    { timeout: 60_000 },
+  );
+  await waitReady(page);
+}
+
+// Spread of the red channel over the canvas `selector` (0 for a blank one), its backing-store
+// width and its CSS width.
+export const canvasSpread = (page, selector) =>
+  page.evaluate((selector) => {
+    const c = document.querySelector(selector);
+    const data = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+    let lo = 255;
+    let hi = 0;
+    for (let i = 0; i < data.length; i += 4) {
+      lo = Math.min(lo, data[i]);
+      hi = Math.max(hi, data[i]);
+    }
+    return { spread: hi - lo, width: c.width, cssWidth: c.clientWidth };
+  }, selector);

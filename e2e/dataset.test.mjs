@@ -5,7 +5,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
-import { SHOTS, launch, openPage, byTestId, waitReady, servePage } from './browser.mjs';
+import { SHOTS, launch, openPage, byTestId, waitReady, servePage, chooseDataset, trainModels } from './browser.mjs';
 
 const FASHION = ['T-shirt/top', 'Trouser', 'Pullover', 'Dress', 'Coat', 'Sandal', 'Shirt', 'Sneaker', 'Bag', 'Ankle boot'];
 
@@ -25,28 +25,12 @@ const gallery = (page) =>
 
 // Trains the classifier and then the autoencoder for one epoch each; returns their test figures.
 async function trainBoth(page) {
-  await byTestId(page, 'epochs').fill('1');
-  await byTestId(page, 'train-start').click();
-  await waitAttr(page, 'train-state', 'state', 'finished');
-  await byTestId(page, 'ae-epochs').fill('1');
-  await byTestId(page, 'ae-train-start').click();
-  await waitAttr(page, 'ae-state', 'state', 'finished');
+  await trainModels(page);
   return {
     accuracy: await attr(page, 'test-accuracy', 'data-value'),
     mse: await attr(page, 'ae-test-mse', 'data-value'),
     gallery: await gallery(page),
   };
-}
-
-// Chooses a dataset and waits until it is loaded and described.
-async function choose(page, id, described) {
-  await byTestId(page, 'dataset-select').selectOption(id);
-  await page.waitForFunction(
-    (re) => new RegExp(re).test(document.querySelector('[data-testid="dataset-info"]').textContent),
-    described.source,
-    { timeout: 60_000 },
-  );
-  await waitReady(page);
 }
 
 test('MNIST and Fashion-MNIST each keep their own models', { timeout: 900_000 }, async () => {
@@ -74,7 +58,7 @@ test('MNIST and Fashion-MNIST each keep their own models', { timeout: 900_000 },
     assert.equal(await attr(page, 'test-accuracy', 'data-value'), mnist.accuracy);
 
     // Fashion-MNIST starts with no models: every panel says so.
-    await choose(page, 'fashion', /^Fashion-MNIST: 12,000 training and 2,000 test images of 28×28 pixels, 10 classes \(T-shirt\/top, Trouser/);
+    await chooseDataset(page, 'fashion', /^Fashion-MNIST: 12,000 training and 2,000 test images of 28×28 pixels, 10 classes \(T-shirt\/top, Trouser/);
     await notice(page, 'Switched to Fashion-MNIST. Models belong to the dataset they were trained on');
     await notice(page, 'Your MNIST models are kept for when you switch back.');
     assert.equal(await attr(page, 'test-accuracy', 'data-value'), '');
@@ -105,7 +89,7 @@ test('MNIST and Fashion-MNIST each keep their own models', { timeout: 900_000 },
     await panel(page, 'gallery').screenshot({ path: join(SHOTS, 'dataset-fashion-gallery.png') });
 
     // Back to MNIST: its models and their figures return without training.
-    await choose(page, 'mnist', /^MNIST: 12,000 training/);
+    await chooseDataset(page, 'mnist', /^MNIST: 12,000 training/);
     await notice(page, 'Switched to MNIST. The models you trained on it before are back. Your Fashion-MNIST models are kept');
     assert.equal(await byTestId(page, 'notice').filter({ hasText: 'Switched to Fashion-MNIST' }).count(), 0);
     assert.equal(await attr(page, 'test-accuracy', 'data-value'), mnist.accuracy);
@@ -122,7 +106,7 @@ test('MNIST and Fashion-MNIST each keep their own models', { timeout: 900_000 },
     await page.screenshot({ path: join(SHOTS, 'dataset-mnist-restored-top.png') });
 
     // And Fashion-MNIST's come back in turn.
-    await choose(page, 'fashion', /^Fashion-MNIST/);
+    await chooseDataset(page, 'fashion', /^Fashion-MNIST/);
     assert.equal(await attr(page, 'test-accuracy', 'data-value'), fashion.accuracy);
     assert.equal(await attr(page, 'ae-test-mse', 'data-value'), fashion.mse);
     assert.deepEqual(await gallery(page), fashion.gallery);

@@ -7,7 +7,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { SHOTS, launch, openPage, byTestId, waitReady, longTasksSince, servePage } from './browser.mjs';
+import { SHOTS, launch, openPage, byTestId, waitReady, longTasksSince, servePage, canvasSpread } from './browser.mjs';
 
 const server = servePage('exp-report.json', 'experiments');
 const report = server.report;
@@ -27,20 +27,6 @@ const normsTable = (page) =>
       [...tr.querySelectorAll('td')].map((td) => ({ text: td.textContent, value: td.dataset.value ?? null })),
     ),
   }));
-
-// Spread of the red channel over a canvas (0 for a blank one) and its backing-store width.
-const canvasSpread = (page, selector) =>
-  page.evaluate((selector) => {
-    const c = document.querySelector(selector);
-    const data = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
-    let lo = 255;
-    let hi = 0;
-    for (let i = 0; i < data.length; i += 4) {
-      lo = Math.min(lo, data[i]);
-      hi = Math.max(hi, data[i]);
-    }
-    return { spread: hi - lo, width: c.width, cssWidth: c.clientWidth };
-  }, selector);
 
 // Runs the norms experiment on `n` test images and waits for its result.
 async function runNorms(page, n) {

@@ -2,22 +2,13 @@
 // downloaded files are model files, and a foreign, truncated, corrupt or mismatched upload
 // gets a notice and changes nothing, while the good file loads. Also a browser without
 // IndexedDB. Any console error fails the test.
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { serve } from './server.mjs';
-import { SHOTS, launch, openPage, byTestId, waitReady, runAttack } from './browser.mjs';
+import { SHOTS, launch, openPage, byTestId, waitReady, runAttack, chooseDataset, trainModels, servePage } from './browser.mjs';
 
-let server;
-
-before(async () => {
-  server = await serve(process.env.DIST ?? join(process.cwd(), 'dist'));
-});
-
-after(async () => {
-  await server.close();
-});
+const server = servePage();
 
 const attr = (page, id, name) => byTestId(page, id).getAttribute(name);
 const notice = (page, text) => byTestId(page, 'notice').filter({ hasText: text }).waitFor({ timeout: 20_000 });
@@ -49,17 +40,6 @@ function resealed(file, edit) {
 // architecture 1, k 4, height, width, classes 12, precision 1.
 const NAME_AT = 31;
 
-// Chooses a dataset and waits until it is loaded and described.
-async function choose(page, id, described) {
-  await byTestId(page, 'dataset-select').selectOption(id);
-  await page.waitForFunction(
-    (re) => new RegExp(re).test(document.querySelector('[data-testid="dataset-info"]').textContent),
-    described.source,
-    { timeout: 60_000 },
-  );
-  await waitReady(page);
-}
-
 test('models: save, restore after a reload, download, refuse bad files, load a good one, forget', { timeout: 600_000 }, async () => {
   const context = await launch();
   const url = server.url + '?pretrained=0&backend=cpu';
@@ -76,12 +56,7 @@ test('models: save, restore after a reload, download, refuse bad files, load a g
     await notice(page, 'Could not download: there is no classifier to download yet');
 
     // One epoch of each model.
-    await byTestId(page, 'epochs').fill('1');
-    await byTestId(page, 'train-start').click();
-    await page.waitForSelector('[data-testid="train-state"][data-state="finished"]', { timeout: 300_000 });
-    await byTestId(page, 'ae-epochs').fill('1');
-    await byTestId(page, 'ae-train-start').click();
-    await page.waitForSelector('[data-testid="ae-state"][data-state="finished"]', { timeout: 300_000 });
+    await trainModels(page, {}, 300_000);
     const accuracy = await value(page, 'test-accuracy');
     const mse = await value(page, 'ae-test-mse');
 
@@ -183,7 +158,7 @@ test('models: save, restore after a reload, download, refuse bad files, load a g
 
     // Models are kept per dataset: a Fashion-MNIST classifier saved beside the MNIST ones comes
     // back when the visitor switches to Fashion-MNIST after a reload.
-    await choose(page, 'fashion', /Fashion-MNIST: 12,000/);
+    await chooseDataset(page, 'fashion', /Fashion-MNIST: 12,000/);
     await byTestId(page, 'train-start').click();
     await page.waitForSelector('[data-testid="train-state"][data-state="finished"]', { timeout: 300_000 });
     const fashionAccuracy = await value(page, 'test-accuracy');
@@ -193,7 +168,7 @@ test('models: save, restore after a reload, download, refuse bad files, load a g
     page = await openPage(context, url);
     await waitReady(page);
     await notice(page, 'Restored your saved models from this browser: the MNIST classifier and autoencoder');
-    await choose(page, 'fashion', /Fashion-MNIST: 12,000/);
+    await chooseDataset(page, 'fashion', /Fashion-MNIST: 12,000/);
     await notice(page, 'Restored your saved models from this browser: the Fashion-MNIST classifier.');
     await page.waitForSelector('[data-testid="pretrained-classifier"][data-source="saved"]');
     await page.waitForFunction((a) => document.querySelector('[data-testid="test-accuracy"]').dataset.value === a, fashionAccuracy, { timeout: 60_000 });

@@ -10,7 +10,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { SHOTS, launch, openPage, byTestId, waitReady, servePage } from './browser.mjs';
+import { launch, openPage, byTestId, waitReady, servePage, trainModels } from './browser.mjs';
 
 const DIST = process.env.DIST ?? join(process.cwd(), 'dist');
 const server = servePage('security-report.json', 'security');
@@ -137,12 +137,7 @@ test('a whole CPU session stays on its own origin and within its policy', { time
     assert.deepEqual(foreign(requests), []);
 
     // Train the classifier and the autoencoder for one epoch each.
-    await byTestId(page, 'epochs').fill('1');
-    await byTestId(page, 'train-start').click();
-    await page.waitForSelector('[data-testid="train-state"][data-state="finished"]', { timeout: 300_000 });
-    await byTestId(page, 'ae-epochs').fill('1');
-    await byTestId(page, 'ae-train-start').click();
-    await page.waitForSelector('[data-testid="ae-state"][data-state="finished"]', { timeout: 300_000 });
+    await trainModels(page, {}, 300_000);
 
     // Attack a random digit, then a drawn one, then an uploaded picture.
     let previous = await runId(page);

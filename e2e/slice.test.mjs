@@ -6,7 +6,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
-import { SHOTS, launch, openPage, byTestId, waitReady, longTasksSince, servePage, runAttack, l2Attack, correctDigits } from './browser.mjs';
+import { SHOTS, launch, openPage, byTestId, waitReady, longTasksSince, servePage, runAttack, l2Attack, correctDigits, trainModels } from './browser.mjs';
 
 const server = servePage('slice-report.json', 'slice');
 const report = server.report;
@@ -76,12 +76,7 @@ test('image slice: the plane through an attacked digit, its boundary and profile
     assert.ok(await byTestId(page, 'slice-redraw').isDisabled());
 
     // Train both models briefly.
-    await byTestId(page, 'epochs').fill('1');
-    await byTestId(page, 'train-start').click();
-    await page.waitForSelector('[data-testid="train-state"][data-state="finished"]', { timeout: 600_000 });
-    await byTestId(page, 'ae-epochs').fill('2');
-    await byTestId(page, 'ae-train-start').click();
-    await page.waitForSelector('[data-testid="ae-state"][data-state="finished"]', { timeout: 600_000 });
+    await trainModels(page, { aeEpochs: 2 });
 
     // The views test's settings: a plain L2 attack within eps 2.
     await l2Attack(page);

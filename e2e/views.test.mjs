@@ -4,7 +4,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
-import { SHOTS, launch, openPage, byTestId, waitReady, longTasksSince, servePage, runAttack, l2Attack, correctDigits } from './browser.mjs';
+import { SHOTS, launch, openPage, byTestId, waitReady, longTasksSince, servePage, runAttack, l2Attack, correctDigits, canvasSpread } from './browser.mjs';
 
 const server = servePage('views-report.json', 'views');
 const report = server.report;
@@ -17,18 +17,7 @@ const num = async (page, id, name) => Number(await attr(page, id, name));
 const notice = (page, text) => byTestId(page, 'notice').filter({ hasText: text }).waitFor({ timeout: 5000 });
 
 // Spread of the pixel values of the large image inside `id` (0 for a blank canvas).
-const spread = (page, id) =>
-  page.evaluate((id) => {
-    const c = document.querySelector(`[data-testid="${id}"] canvas.big`);
-    const data = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
-    let lo = 255;
-    let hi = 0;
-    for (let i = 0; i < data.length; i += 4) {
-      lo = Math.min(lo, data[i]);
-      hi = Math.max(hi, data[i]);
-    }
-    return hi - lo;
-  }, id);
+const spread = async (page, id) => (await canvasSpread(page, `[data-testid="${id}"] canvas.big`)).spread;
 
 test('four views: attack a digit, project its perturbation, restricted attacks, path', { timeout: 900_000 }, async () => {
   const context = await launch();

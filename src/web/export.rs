@@ -16,9 +16,9 @@ use wasm_bindgen_futures::JsFuture;
 // Elements left out of a figure with everything inside them.
 const SKIP = 'button, input, select, textarea, label, details:not([open]), .controls, .buttons, .exports, .picker, [data-export="skip"]';
 
-const visible = (el) => {
+// Whether `el` (of computed style `s`) is drawn at all.
+const visible = (el, s = getComputedStyle(el)) => {
   const r = el.getBoundingClientRect();
-  const s = getComputedStyle(el);
   return r.width > 0 && r.height > 0 && s.visibility !== 'hidden' && s.display !== 'none' && Number(s.opacity) > 0;
 };
 const opaque = (colour) => colour && colour !== 'transparent' && !/rgba\(.*,\s*0\)$/.test(colour);
@@ -53,7 +53,10 @@ function gradient(ctx, css, x, y, w, h) {
 function collect(root) {
   const base = root.getBoundingClientRect();
   const place = (r) => ({ x: r.left - base.left, y: r.top - base.top, w: r.width, h: r.height });
-  const skipped = (el) => el !== root && el.closest(SKIP) && root.contains(el.closest(SKIP));
+  const skipped = (el) => {
+    const out = el !== root && el.closest(SKIP);
+    return Boolean(out) && root.contains(out);
+  };
   const ops = [];
   const holes = [];
   for (const el of root.querySelectorAll('*')) {
@@ -61,8 +64,8 @@ function collect(root) {
       if (!skipped(el.parentElement) && visible(el)) holes.push(place(el.getBoundingClientRect()));
       continue;
     }
-    if (!visible(el)) continue;
     const s = getComputedStyle(el);
+    if (!visible(el, s)) continue;
     const box = place(el.getBoundingClientRect());
     if (el instanceof HTMLCanvasElement) {
       const smooth = s.imageRendering !== 'pixelated' && s.imageRendering !== 'crisp-edges';
@@ -164,7 +167,7 @@ function save(canvas, name) {
     canvas.toBlob((blob) => {
       if (blob) {
         offer(blob, name);
-        resolve([canvas.width, canvas.height]);
+        resolve();
       } else {
         reject(new Error('the browser could not encode the picture'));
       }
@@ -177,7 +180,7 @@ const MARGIN = 12;
 const GAP = 6;
 const scaleNow = () => Math.max(1, window.devicePixelRatio || 1);
 
-// Downloads the panel around `from` as a PNG figure named `name`; resolves to [width, height].
+// Downloads the panel around `from` as a PNG figure named `name`; resolves when it is handed over.
 export function export_panel_png(from, name) {
   const root = from.closest('section.panel') || from.closest('.embed');
   if (!root) return Promise.reject(new Error('the button is not inside a panel'));
@@ -194,10 +197,10 @@ export function export_panel_png(from, name) {
 }
 
 // Downloads the elements matching `selector` in the panel around `from` side by side, in one
-// row, as a PNG strip named `name`; resolves to [width, height].
+// row, as a PNG strip named `name`; resolves when it is handed over.
 export function export_strip_png(from, selector, name) {
   const root = from.closest('section.panel') || from.closest('.embed');
-  const parts = root ? [...root.querySelectorAll(selector)].filter(visible).map(collect) : [];
+  const parts = root ? [...root.querySelectorAll(selector)].filter((el) => visible(el)).map(collect) : [];
   if (parts.length === 0) return Promise.reject(new Error('there is nothing to put in the strip yet'));
   const scale = scaleNow();
   const width = parts.reduce((sum, p) => sum + p.size[0], 0) + MARGIN * (parts.length + 1);
@@ -269,7 +272,6 @@ pub fn PngButton(
     ready: Signal<bool>,
     notices: Notices,
 ) -> impl IntoView {
-    let status = RwSignal::new(String::new());
     let click = move |ev: web_sys::MouseEvent| {
         let Some(from) = clicked(&ev) else {
             return;
@@ -280,31 +282,22 @@ pub fn PngButton(
             Figure::Strip(selector) => export_strip_png(&from, selector, &file),
         };
         spawn_local(async move {
-            let result = match promise {
-                Ok(p) => JsFuture::from(p).await,
+            let saved = match promise {
+                Ok(p) => JsFuture::from(p).await.map(drop),
                 Err(e) => Err(e),
             };
-            match result {
-                Ok(size) => {
-                    let size: js_sys::Array = size.unchecked_into();
-                    let (w, h) = (size.get(0).as_f64(), size.get(1).as_f64());
-                    status.set(format!(
-                        "{file}: {}×{} pixels",
-                        w.unwrap_or(0.0),
-                        h.unwrap_or(0.0)
-                    ));
-                }
-                Err(e) => notify(
+            if let Err(e) = saved {
+                notify(
                     notices,
                     true,
                     format!("Could not export the picture: {}", describe(&e)),
-                ),
+                );
             }
         });
     };
     view! {
         <button data-testid=testid data-panel=panel data-figure=match figure { Figure::Panel => "panel", Figure::Strip(_) => "strip" }
-            data-exported=move || status.get() on:click=click disabled=move || !ready.get()
+            on:click=click disabled=move || !ready.get()
             title="Download as a PNG picture">{label}</button>
     }
 }

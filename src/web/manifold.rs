@@ -175,11 +175,7 @@ pub fn AutoencoderPanel(
 
     // An autoencoder installed without training (shipped, saved, loaded from a file), until
     // the visitor trains one.
-    let shows_pretrained = move || {
-        pretrained::shown(lab, load, starting, Role::Autoencoder)
-            .filter(|_| run.state.get() == RunState::Idle)
-    };
-    pretrained::show_installed(
+    let shows_pretrained = pretrained::show_installed(
         lab,
         load,
         starting,

@@ -159,7 +159,8 @@ pub fn on_install(
 /// from a file) until the visitor trains one: `reset` puts the panel's trained figures away when
 /// such a model is installed ([`on_install`]); while the panel is `idle`, `measure` starts
 /// computing the figures from the lab (`None` while it has no such model) and `show` shows
-/// them if the panel is still idle when they are ready. A failure becomes a notice.
+/// them if the panel is still idle when they are ready. A failure becomes a notice. Returns
+/// what the panel shows: the installed model while the panel is idle (tracked).
 #[allow(
     clippy::too_many_arguments,
     reason = "the panel's signals and its three steps"
@@ -174,13 +175,15 @@ pub fn show_installed<T, F>(
     reset: impl Fn() + 'static,
     measure: impl Fn(&Lab) -> Option<F> + 'static,
     show: impl Fn(T) + Copy + 'static,
-) where
+) -> impl Fn() -> Option<Installed> + Copy + 'static
+where
     T: 'static,
     F: Future<Output = Result<T, String>> + 'static,
 {
+    let shows = move || shown(lab, load, starting, role).filter(|_| idle());
     on_install(lab, load, starting, role, reset);
     Effect::new(move || {
-        let Some(installed) = shown(lab, load, starting, role).filter(|_| idle()) else {
+        let Some(installed) = shows() else {
             return;
         };
         let Some(figures) = lab.with_value(|l| l.as_ref().and_then(&measure)) else {
@@ -198,6 +201,7 @@ pub fn show_installed<T, F>(
             }
         });
     });
+    shows
 }
 
 /// URL of a pretrained model file.

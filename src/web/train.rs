@@ -215,11 +215,7 @@ pub fn TrainPanel(
 
     // A classifier installed without training (shipped, saved, loaded from a file), until the
     // visitor trains: its test accuracy and its verdicts on the gallery.
-    let shows_pretrained = move || {
-        pretrained::shown(lab, load, starting, Role::Classifier)
-            .filter(|_| run.state.get() == RunState::Idle)
-    };
-    pretrained::show_installed(
+    let shows_pretrained = pretrained::show_installed(
         lab,
         load,
         starting,
