@@ -371,6 +371,21 @@ fn in_parts(rows: Option<usize>, steps: usize) -> (Vec<[f32; 2]>, Vec<f32>) {
     (metrics, weights(&trainer.model()))
 }
 
+/// Natively a step of 64 rows or more takes its batch's two halves side by side, each on its
+/// own replica of the model (its own autodiff graph) on rayon's threads: the same step as the
+/// two halves taken one after the other, to the bit, losses, counts and weights.
+#[test]
+fn a_data_parallel_step_is_the_step_in_two_halves() {
+    let _rng = lock_device_rng();
+    let (whole, weights_whole) = in_parts(None, 3);
+    let (halves, weights_halves) = in_parts(Some(48), 3);
+    assert_eq!(halves, whole);
+    assert_eq!(weights_halves, weights_whole);
+    // The comparison can fail: thirds add the gradient up in another order.
+    let (_, thirds) = in_parts(Some(32), 3);
+    assert_ne!(thirds, weights_whole);
+}
+
 /// A step in parts is the step: with one part to the bit; in parts of 24, 16 or 40 rows (the
 /// last part of 40 smaller) the same losses, counts and weights up to the
 /// order of the float sums. The parts' loss weights are checked by the losses themselves:

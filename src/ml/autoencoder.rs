@@ -6,11 +6,12 @@
 //! step at a time, like the classifier's [`super::train::Trainer`]: nothing here waits on the
 //! device. This module does not know about classifiers or attacks.
 
+use super::adam::Adam;
 use super::batch::{DeviceSplit, EpochCursor};
 use super::model::ImageShape;
 use burn::nn::conv::{Conv2d, Conv2dConfig, ConvTranspose2d, ConvTranspose2dConfig};
 use burn::nn::{Linear, LinearConfig, PaddingConfig2d};
-use burn::optim::{AdamConfig, GradientsParams, ModuleOptimizer};
+use burn::optim::GradientsParams;
 use burn::prelude::*;
 use burn::tensor::activation::{relu, sigmoid};
 use std::fmt;
@@ -364,7 +365,7 @@ pub struct AutoencoderStep {
 pub struct AutoencoderTrainer {
     config: AutoencoderConfig,
     model: Autoencoder,
-    optim: ModuleOptimizer,
+    optim: Adam,
     train: DeviceSplit,
     batches: EpochCursor,
 }
@@ -387,7 +388,7 @@ impl AutoencoderTrainer {
         device.seed(config.seed);
         let model = Autoencoder::new(config.kind, config.latent, shape, &device)?;
         Ok(Self {
-            optim: AdamConfig::new().init(),
+            optim: Adam::new(&device),
             batches: EpochCursor::new(train.len(), config.batch_size, config.epochs, config.seed),
             config,
             model,

@@ -176,13 +176,18 @@ impl<M: Module> StepParts<M> {
         loss: Tensor<1>,
         metrics: impl FnOnce(Tensor<1>) -> Tensor<1>,
     ) {
-        let loss = loss.mul_scalar(count as f64 / self.batch.indices.len() as f64);
-        let part = metrics(loss.clone().detach()).without_autodiff();
+        let part = part_gradient(model, count, self.batch.indices.len(), loss, metrics);
+        self.add_gradient(model, count, part);
+    }
+
+    /// Adds a part of `count` rows whose gradient and metrics [`part_gradient`] has computed
+    /// (perhaps on another thread, for a replica of `model`).
+    pub fn add_gradient(&mut self, model: &M, count: usize, part: (GradientsParams, Tensor<1>)) {
+        let (grads, metrics) = part;
         self.metrics = Some(match self.metrics.take() {
-            None => part,
-            Some(sum) => sum + part,
+            None => metrics,
+            Some(sum) => sum + metrics,
         });
-        let grads = GradientsParams::from_grads(loss.backward(), model);
         self.gradients.accumulate(model, grads);
         self.done += count;
     }
@@ -197,6 +202,21 @@ impl<M: Module> StepParts<M> {
         let metrics = self.metrics.take().expect("a step has at least one part");
         (self.gradients.grads(), metrics)
     }
+}
+
+/// A part's share of a step whose batch has `batch` rows: the gradient for `model` of the
+/// part's mean loss `loss` (over its `count` rows, on the autodiff device) weighted by
+/// `count / batch`, and the weighted loss through `metrics` (without autodiff).
+pub fn part_gradient<M: Module>(
+    model: &M,
+    count: usize,
+    batch: usize,
+    loss: Tensor<1>,
+    metrics: impl FnOnce(Tensor<1>) -> Tensor<1>,
+) -> (GradientsParams, Tensor<1>) {
+    let loss = loss.mul_scalar(count as f64 / batch as f64);
+    let part = metrics(loss.clone().detach()).without_autodiff();
+    (GradientsParams::from_grads(loss.backward(), model), part)
 }
 
 impl EpochCursor {

@@ -3,10 +3,12 @@
 //! Backend-agnostic (burn's runtime `Device`: Flex on the CPU, wgpu on WebGPU) and free of any
 //! web dependency, so every piece is tested natively.
 
+pub mod adam;
 pub mod attack;
 pub mod autoencoder;
 pub mod batch;
 pub mod checkpoint;
+pub mod cores;
 pub mod dataset;
 pub mod experiments;
 pub mod manifold;

@@ -13,11 +13,12 @@
 //! weights too (not from the device's global generator). This module draws nothing: the page
 //! plots what it returns.
 
+use super::adam::Adam;
 use super::read_f32;
 use super::rng::Rng;
 use burn::module::Param;
 use burn::nn::Linear;
-use burn::optim::{AdamConfig, GradientsParams, ModuleOptimizer};
+use burn::optim::GradientsParams;
 use burn::prelude::*;
 use burn::tensor::activation::{relu, tanh};
 
@@ -408,7 +409,7 @@ fn seeded_linear(
 /// Adam, full-batch or seeded mini-batches).
 pub struct ToyTrainer {
     model: ToyMlp,
-    optim: ModuleOptimizer,
+    optim: Adam,
     points: Tensor<2>,
     labels: Tensor<1, Int>,
     count: usize,
@@ -425,7 +426,7 @@ impl ToyTrainer {
         let labels: Vec<i64> = world.labels.iter().map(|&l| i64::from(l)).collect();
         Self {
             model: ToyMlp::new(world.dim, &config, &device),
-            optim: AdamConfig::new().init(),
+            optim: Adam::new(&device),
             points: Tensor::from_data(
                 TensorData::new(world.points.clone(), [count, world.dim]),
                 &device,

@@ -13,11 +13,12 @@
 //! bundle's 2,000 test digits this gives the MLP about 93% after one epoch and 97% after ten,
 //! the CNN about 98.5% after ten.
 
-use super::batch::{DeviceSplit, EpochCursor, StepParts, translate};
+use super::adam::Adam;
+use super::batch::{Batch, DeviceSplit, EpochCursor, StepParts, part_gradient, translate};
 use super::model::{Classifier, ClassifierKind, ImageShape, count_correct, cross_entropy};
 use super::rng::Rng;
 use burn::module::{ModuleMapper, ModuleVisitor, Param, ParamId};
-use burn::optim::{AdamConfig, GradientsParams, ModuleOptimizer};
+use burn::optim::GradientsParams;
 use burn::prelude::*;
 use std::collections::HashMap;
 use std::fmt;
@@ -181,8 +182,9 @@ pub struct StepOutput {
 /// A classifier being trained with Adam on (augmented) mini-batches of a device-resident split.
 pub struct Trainer {
     config: TrainConfig,
-    model: Classifier,
-    optim: ModuleOptimizer,
+    /// `None` only inside [`Trainer::optimise`].
+    model: Option<Classifier>,
+    optim: Adam,
     train: DeviceSplit,
     batches: EpochCursor,
     /// Draws the augmentation shifts; separate from the batch order's generator, so
@@ -236,9 +238,9 @@ impl Trainer {
         let batches = EpochCursor::new(train.len(), config.batch_size, config.epochs, config.seed);
         let augment_rng = Rng::new(config.seed ^ 0xa076_1d64_78bd_642f);
         Self {
-            optim: AdamConfig::new().init(),
+            optim: Adam::new(&device),
             config,
-            model,
+            model: Some(model),
             train,
             batches,
             augment_rng,
@@ -317,13 +319,20 @@ impl Trainer {
         let batch = self.batches.next_batch();
         let (images, labels) = self.train.gather(&batch.indices);
         let images = self.augment(images);
-        let images = replace(&self.model.valid(), images, labels.clone());
-        let logits = self.model.forward(images.autodiff());
-        let correct = count_correct(logits.clone().detach(), labels.clone());
-        let loss = cross_entropy(logits, labels);
-        let metrics = Tensor::cat(vec![loss.clone().detach(), correct], 0).without_autodiff();
-        let grads = GradientsParams::from_grads(loss.backward(), &self.model);
-        self.model = self.optim.step(learning_rate, self.model.clone(), grads);
+        let images = replace(&self.net().valid(), images, labels.clone());
+        let (grads, metrics) = if data_parallel_shards(batch.indices.len()) == 1 {
+            let logits = self.net().forward(images.autodiff());
+            let correct = count_correct(logits.clone().detach(), labels.clone());
+            let loss = cross_entropy(logits, labels);
+            let metrics = Tensor::cat(vec![loss.clone().detach(), correct], 0).without_autodiff();
+            (
+                GradientsParams::from_grads(loss.backward(), self.net()),
+                metrics,
+            )
+        } else {
+            self.sharded_gradient(batch.clone(), images, labels)
+        };
+        self.optimise(learning_rate, grads);
         self.update_average(before);
         StepOutput {
             epoch: batch.epoch,
@@ -359,6 +368,10 @@ impl Trainer {
                 labels,
             });
         }
+        let net = self
+            .model
+            .as_ref()
+            .expect("the model is back after each step");
         let partial = self.partial.as_mut().expect("a step in parts");
         let (first, count) = partial.parts.next_part(rows);
         let shifts = if partial.shifts.is_empty() {
@@ -372,12 +385,12 @@ impl Trainer {
             self.shape,
         );
         let labels = partial.labels.clone().narrow(0, first, count);
-        let logits = self.model.forward(images.autodiff());
+        let logits = net.forward(images.autodiff());
         let correct = count_correct(logits.clone().detach(), labels.clone());
         let loss = cross_entropy(logits, labels);
-        partial.parts.add(&self.model, count, loss, |loss| {
-            Tensor::cat(vec![loss, correct], 0)
-        });
+        partial
+            .parts
+            .add(net, count, loss, |loss| Tensor::cat(vec![loss, correct], 0));
         if !partial.parts.is_complete() {
             return None;
         }
@@ -388,9 +401,7 @@ impl Trainer {
             partial.parts.batch.indices.len(),
         );
         let (grads, metrics) = partial.parts.finish();
-        self.model = self
-            .optim
-            .step(partial.learning_rate, self.model.clone(), grads);
+        self.optimise(partial.learning_rate, grads);
         self.update_average(partial.before);
         Some(StepOutput {
             epoch,
@@ -398,6 +409,56 @@ impl Trainer {
             examples,
             metrics,
         })
+    }
+
+    /// One Adam step along `grads`. The optimiser is handed the only copy of the model, so on
+    /// the CPU it can update the weights without copying them first.
+    fn optimise(&mut self, learning_rate: f64, grads: GradientsParams) {
+        let model = self
+            .model
+            .take()
+            .expect("the model is back after each step");
+        self.model = Some(self.optim.step(learning_rate, model, grads));
+    }
+
+    /// The classifier being trained, with autodiff.
+    fn net(&self) -> &Classifier {
+        self.model
+            .as_ref()
+            .expect("the model is back after each step")
+    }
+
+    /// The gradient and metrics of `batch` (its `images` after augmentation and replacement),
+    /// its two halves taken side by side on the CPU's cores, each by a replica of the model
+    /// with its own autodiff graph, and summed as [`StepParts`] sums the parts of a step.
+    fn sharded_gradient(
+        &self,
+        batch: Batch,
+        images: Tensor<2>,
+        labels: Tensor<1, Int>,
+    ) -> (GradientsParams, Tensor<1>) {
+        let rows = batch.indices.len();
+        let half = rows / 2;
+        let device = images.device().autodiff();
+        let shard = |first: usize, count: usize| {
+            let (model, images, labels) = (self.net().clone(), images.clone(), labels.clone());
+            let device = device.clone();
+            move || {
+                let replica = model.fork(&device);
+                let logits = replica.forward(images.narrow(0, first, count).autodiff());
+                let labels = labels.narrow(0, first, count);
+                let correct = count_correct(logits.clone().detach(), labels.clone());
+                let loss = cross_entropy(logits, labels);
+                part_gradient(&replica, count, rows, loss, |loss| {
+                    Tensor::cat(vec![loss, correct], 0)
+                })
+            }
+        };
+        let (first, second) = super::cores::side_by_side(shard(0, half), shard(half, rows - half));
+        let mut parts = StepParts::new(batch);
+        parts.add_gradient(self.net(), half, first);
+        parts.add_gradient(self.net(), rows - half, second);
+        parts.finish()
     }
 
     /// `images` `[batch, pixels]`, each shifted by its own random offset (see
@@ -431,10 +492,10 @@ impl Trainer {
         let t = before as f64;
         let decay = self.config.ema_decay.min((1.0 + t) / (10.0 + t)) as f32;
         self.average = Some(match self.average.take() {
-            None => self.model.valid(),
+            None => self.net().valid(),
             Some(average) => {
                 let mut weights = CollectWeights(HashMap::new());
-                self.model.visit(&mut weights);
+                self.net().visit(&mut weights);
                 average.map(&mut MoveAverage {
                     weights: weights.0,
                     decay,
@@ -449,8 +510,19 @@ impl Trainer {
     pub fn model(&self) -> Classifier {
         match &self.average {
             Some(average) => average.clone(),
-            None => self.model.valid(),
+            None => self.net().valid(),
         }
+    }
+}
+
+/// Into how many shards a training step splits a batch of `rows` to take them side by side:
+/// natively two from 64 rows on (a fixed rule, not the number of cores, so a run gives the
+/// same weights on any machine); one in the browser, which has one thread.
+fn data_parallel_shards(rows: usize) -> usize {
+    if cfg!(target_arch = "wasm32") || rows < 64 {
+        1
+    } else {
+        2
     }
 }
 
@@ -605,11 +677,11 @@ mod tests {
             };
             let mut trainer = Trainer::new(config, shape, &split, &device);
             trainer.step();
-            assert_eq!(outputs(trainer.model()), outputs(trainer.model.valid()));
+            assert_eq!(outputs(trainer.model()), outputs(trainer.net().valid()));
             for _ in 0..5 {
                 trainer.step();
             }
-            let (handed_out, weights) = (outputs(trainer.model()), outputs(trainer.model.valid()));
+            let (handed_out, weights) = (outputs(trainer.model()), outputs(trainer.net().valid()));
             if ema_decay == 0.0 {
                 assert_eq!(handed_out, weights);
             } else {
