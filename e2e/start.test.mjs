@@ -23,11 +23,16 @@ test('instant start: the four views from the pretrained models, then training re
 
     // Nothing was trained: the panels say they show the shipped models.
     assert.equal(await attr(page, 'train-state', 'data-state'), 'idle');
-    assert.match(await byTestId(page, 'pretrained-classifier').innerText(), /pretrained classifier \(MLP 784-256-256-10.*97\.05%/);
+    // The model file's own description carries the accuracy `dimple pretrain` measured natively;
+    // the page measures it again on the same 2,000 test images, in the browser.
+    const described = (await byTestId(page, 'pretrained-classifier').innerText())
+      .match(/pretrained classifier \(MLP 784-256-256-10.*: (\d+\.\d+)% on the 2000 test images/);
+    assert.ok(described, 'the pretrained classifier is described with its accuracy');
     await byTestId(page, 'pretrained-autoencoder').waitFor();
     await page.waitForFunction(() => document.querySelector('[data-testid="test-accuracy"]').dataset.value !== '');
     const accuracy = Number(await attr(page, 'test-accuracy', 'data-value'));
-    assert.ok(Math.abs(accuracy - 97.05) < 0.01, `pretrained accuracy on the page ${accuracy}`);
+    assert.ok(accuracy > 96, `pretrained accuracy on the page ${accuracy}`);
+    assert.ok(Math.abs(accuracy - Number(described[1])) < 0.01, `the page measures ${accuracy}%, natively ${described[1]}%`);
     await page.waitForFunction(() => document.querySelector('[data-testid="ae-test-mse"]')?.dataset.value);
     assert.ok(Number(await attr(page, 'ae-test-mse', 'data-value')) < 0.02);
 
