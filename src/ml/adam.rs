@@ -165,7 +165,7 @@ impl Rule {
     }
 }
 
-/// Rows at or above which a parameter's update is split across two cores natively.
+/// Elements from which a parameter's update is split across two cores natively.
 const SPLIT_AT: usize = 1 << 17;
 
 /// One Adam step on `weights` along `grad`, updating the moments in place. Element by element,

@@ -320,7 +320,7 @@ impl Trainer {
         let (images, labels) = self.train.gather(&batch.indices);
         let images = self.augment(images);
         let images = replace(&self.net().valid(), images, labels.clone());
-        let (grads, metrics) = if data_parallel_shards(batch.indices.len()) == 1 {
+        let (grads, metrics) = if !halves_side_by_side(batch.indices.len()) {
             let logits = self.net().forward(images.autodiff());
             let correct = count_correct(logits.clone().detach(), labels.clone());
             let loss = cross_entropy(logits, labels);
@@ -515,15 +515,11 @@ impl Trainer {
     }
 }
 
-/// Into how many shards a training step splits a batch of `rows` to take them side by side:
-/// natively two from 64 rows on (a fixed rule, not the number of cores, so a run gives the
-/// same weights on any machine); one in the browser, which has one thread.
-fn data_parallel_shards(rows: usize) -> usize {
-    if cfg!(target_arch = "wasm32") || rows < 64 {
-        1
-    } else {
-        2
-    }
+/// Whether a training step takes the two halves of a batch of `rows` side by side: natively
+/// from 64 rows on (a fixed rule, not the number of cores, so a run gives the same weights on
+/// any machine); never in the browser, which has one thread.
+fn halves_side_by_side(rows: usize) -> bool {
+    !cfg!(target_arch = "wasm32") && rows >= 64
 }
 
 /// Gathers every float parameter of a module, flattened and without autodiff, by id.
