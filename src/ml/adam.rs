@@ -16,13 +16,11 @@ use std::collections::HashMap;
 
 /// Adam with burn's defaults (β₁ 0.9, β₂ 0.999, ε 1e-5, no weight decay; the tests check
 /// them against `AdamConfig::new()`).
-#[derive(Clone)]
 pub struct Adam {
     rule: Rule,
     kind: Kind,
 }
 
-#[derive(Clone)]
 enum Kind {
     /// The fused host loop, with each parameter's moments and step count.
     Host(HashMap<ParamId, Moments>),
@@ -39,7 +37,7 @@ struct Rule {
 }
 
 /// One parameter's first and second moments, and the steps it has taken.
-#[derive(Clone, Debug)]
+#[derive(Debug)]
 struct Moments {
     first: Vec<f32>,
     second: Vec<f32>,

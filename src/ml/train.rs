@@ -321,9 +321,7 @@ impl Trainer {
         let images = self.augment(images);
         let images = replace(&self.net().valid(), images, labels.clone());
         let (grads, metrics) = if !halves_side_by_side(batch.indices.len()) {
-            let logits = self.net().forward(images.autodiff());
-            let correct = count_correct(logits.clone().detach(), labels.clone());
-            let loss = cross_entropy(logits, labels);
+            let (loss, correct) = batch_loss(self.net(), images, labels);
             let metrics = Tensor::cat(vec![loss.clone().detach(), correct], 0).without_autodiff();
             (
                 GradientsParams::from_grads(loss.backward(), self.net()),
@@ -385,9 +383,7 @@ impl Trainer {
             self.shape,
         );
         let labels = partial.labels.clone().narrow(0, first, count);
-        let logits = net.forward(images.autodiff());
-        let correct = count_correct(logits.clone().detach(), labels.clone());
-        let loss = cross_entropy(logits, labels);
+        let (loss, correct) = batch_loss(net, images, labels);
         partial
             .parts
             .add(net, count, loss, |loss| Tensor::cat(vec![loss, correct], 0));
@@ -445,10 +441,8 @@ impl Trainer {
             let device = device.clone();
             move || {
                 let replica = model.fork(&device);
-                let logits = replica.forward(images.narrow(0, first, count).autodiff());
-                let labels = labels.narrow(0, first, count);
-                let correct = count_correct(logits.clone().detach(), labels.clone());
-                let loss = cross_entropy(logits, labels);
+                let images = images.narrow(0, first, count);
+                let (loss, correct) = batch_loss(&replica, images, labels.narrow(0, first, count));
                 part_gradient(&replica, count, rows, loss, |loss| {
                     Tensor::cat(vec![loss, correct], 0)
                 })
@@ -513,6 +507,18 @@ impl Trainer {
             None => self.net().valid(),
         }
     }
+}
+
+/// The mean cross-entropy of `net` (with autodiff) on `images` and their `labels`, and how
+/// many of them it classifies correctly (detached).
+fn batch_loss(
+    net: &Classifier,
+    images: Tensor<2>,
+    labels: Tensor<1, Int>,
+) -> (Tensor<1>, Tensor<1>) {
+    let logits = net.forward(images.autodiff());
+    let correct = count_correct(logits.clone().detach(), labels.clone());
+    (cross_entropy(logits, labels), correct)
 }
 
 /// Whether a training step takes the two halves of a batch of `rows` side by side: natively
