@@ -47,6 +47,7 @@ lint:
 	cargo fmt --check
 	cargo clippy --all-targets -- -D warnings
 	cargo clippy --target wasm32-unknown-unknown --no-default-features --lib -- -D warnings
+	cargo clippy --target wasm32-unknown-unknown --no-default-features --features webgpu --lib -- -D warnings
 
 native-test:
 	cargo test --release
@@ -70,25 +71,24 @@ data-check: node-deps native-bin
 	@echo "data files reproduce byte for byte"
 
 # The pretrained models the page starts with, trained by the native program (seed 1, the
-# page's default settings); training again must give the committed bytes exactly.
+# page's default settings). Training again must give the committed bytes exactly on a CPU
+# with the same matrix kernels as the one that wrote them (AVX-512 x86-64), and elsewhere the
+# same models of the same test quality (`dimple pretrain --check`, src/cli/pretrain.rs).
 models: native-bin
 	$(NATIVE) pretrain --out static/models
 
 models-check: native-bin
-	rm -rf $(CARGO_TARGET_DIR)/models-check
-	$(NATIVE) pretrain --out $(CARGO_TARGET_DIR)/models-check
-	cmp $(CARGO_TARGET_DIR)/models-check/mnist-classifier.dmplm static/models/mnist-classifier.dmplm
-	cmp $(CARGO_TARGET_DIR)/models-check/mnist-autoencoder.dmplm static/models/mnist-autoencoder.dmplm
-	@echo "pretrained models reproduce byte for byte"
+	$(NATIVE) pretrain --check static/models
 
 wasm: rust-tools
 	trunk build --release
 
-# The page to publish, in dist-publish/: the tested build, shrunk by wasm-opt -Oz (npm's
-# binaryen; about 9 minutes on 2 cores, so not part of `wasm`). Any static file host serves it.
+# The page to publish, in dist-publish/: the tested builds (with and without WebGPU), shrunk
+# by wasm-opt -Oz (npm's binaryen; minutes on 2 cores, so not part of `wasm`). Any static file
+# host serves it.
 dist: rust-tools node-deps
 	sed 's/data-wasm-opt="0"/data-wasm-opt="z"/' index.html > publish.html
-	trunk build --release --dist dist-publish publish.html || { rm -f publish.html; exit 1; }
+	DIMPLE_WASM_OPT=z trunk build --release --dist dist-publish publish.html || { rm -f publish.html; exit 1; }
 	rm -f publish.html
 
 e2e: node-deps chromium

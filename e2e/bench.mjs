@@ -443,39 +443,59 @@ try {
 const size = (p) => statSync(p).size;
 const gz = (p) => gzipSync(readFileSync(p), { level: 9 }).length;
 const mb = (n) => (n / 1e6).toFixed(2) + ' MB';
-// The code of a built page: its .wasm and its JavaScript glue (not static/start.js).
-const code = (dir) => ['.wasm', '.js'].map((ext) => join(dir, readdirSync(dir).find((f) => f.endsWith(ext) && !f.startsWith('start-'))));
-const [wasmFile, jsFile] = code('dist');
-rows.push(['Release wasm as tested (no wasm-opt), raw / gzipped', `${mb(size(wasmFile))} / ${mb(gz(wasmFile))}`]);
-const published = existsSync(PUBLISHED) ? code(PUBLISHED) : null;
-if (published) rows.push(['Release wasm as published (`make dist`: wasm-opt -Oz), raw / gzipped', `${mb(size(published[0]))} / ${mb(gz(published[0]))}`]);
-rows.push(['JavaScript glue, raw / gzipped', `${mb(size(jsFile))} / ${mb(gz(jsFile))}`]);
+// The code of one of a built page's two builds (static/start.js loads one): its .wasm and its
+// JavaScript glue, with WebGPU (Trunk's dimple-*) or without (without-webgpu-*/dimple*).
+const code = (dir, cpu) => {
+  if (cpu) dir = join(dir, readdirSync(dir).find((f) => f.startsWith('without-webgpu-')));
+  return ['_bg.wasm', '.js'].map((end) => join(dir, readdirSync(dir).find((f) => f.startsWith('dimple') && f.endsWith(end))));
+};
+const published = existsSync(PUBLISHED);
+const BUILDS = [
+  { cpu: true, name: 'without WebGPU (loaded where the browser has no hardware WebGPU adapter)' },
+  { cpu: false, name: 'with WebGPU (loaded where it has one, or with ?backend=webgpu)' },
+];
+for (const build of BUILDS) {
+  const [wasm, js] = code('dist', build.cpu);
+  rows.push([`Release wasm ${build.name}, as tested (no wasm-opt), raw / gzipped`, `${mb(size(wasm))} / ${mb(gz(wasm))}`]);
+  build.shipped = published ? code(PUBLISHED, build.cpu) : [wasm, js];
+  if (published) rows.push([`Release wasm ${build.name}, as published (\`make dist\`: wasm-opt -Oz), raw / gzipped`, `${mb(size(build.shipped[0]))} / ${mb(gz(build.shipped[0]))}`]);
+  rows.push([`JavaScript glue ${build.name}, raw / gzipped`, `${mb(size(js))} / ${mb(gz(js))}`]);
+  build.gz = gz(build.shipped[0]) + gz(build.shipped[1]);
+}
 const dist = 'dist';
 const bundle = join('static', 'data', 'mnist-bundle.dmpl');
 rows.push(['MNIST bundle (12,000 train + 2,000 test), raw / gzipped', `${mb(size(bundle))} / ${mb(gz(bundle))}`]);
 const models = readdirSync(join(dist, 'models'), { recursive: true }).filter((f) => f.startsWith('mnist-') && f.endsWith('.dmplm'));
 const modelsGz = models.reduce((sum, f) => sum + gz(join(dist, 'models', f)), 0);
 if (models.length) rows.push([`Pretrained MNIST models (${models.join(', ')}), gzipped`, mb(modelsGz)]);
-// What the tfjs page loads to train on wasm and WebGPU, the two paths Dimple's page has: the
-// tfjs bundle (core, gradients, cpu and webgl backends, layers), the wasm backend with its
-// SIMD module, and the WebGPU backend.
-const TFJS_FILES = [
+// What the tfjs page loads to train on wasm and on WebGPU, the two paths Dimple's page has: the
+// tfjs bundle (core, gradients, cpu and webgl backends, layers) and the wasm backend with its
+// SIMD module; with WebGPU, also the WebGPU backend.
+const TFJS_CPU = [
   'node_modules/@tensorflow/tfjs/dist/tf.min.js',
   'node_modules/@tensorflow/tfjs-backend-wasm/dist/tf-backend-wasm.min.js',
   'node_modules/@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm-simd.wasm',
-  'node_modules/@tensorflow/tfjs-backend-webgpu/dist/tf-backend-webgpu.min.js',
 ];
-const tfjsGz = TFJS_FILES.reduce((sum, f) => sum + gz(f), 0);
-rows.push(['Peer: TensorFlow.js 4.22 code for training on wasm and WebGPU (tf.min.js + tf-backend-wasm.min.js + its SIMD .wasm + tf-backend-webgpu.min.js), raw / gzipped', `${mb(TFJS_FILES.reduce((s, f) => s + size(f), 0))} / ${mb(tfjsGz)}`]);
-const [shippedWasm, shippedJs] = published ?? [wasmFile, jsFile];
-const dimpleGz = gz(shippedWasm) + gz(shippedJs);
-compare('Code download, gzipped', dimpleGz / 1e6, 'TensorFlow.js (tfjs + wasm and webgpu backends)', tfjsGz / 1e6, {
+const TFJS_WEBGPU = [...TFJS_CPU, 'node_modules/@tensorflow/tfjs-backend-webgpu/dist/tf-backend-webgpu.min.js'];
+const gzAll = (files) => files.reduce((sum, f) => sum + gz(f), 0);
+const sizeAll = (files) => files.reduce((sum, f) => sum + size(f), 0);
+rows.push(['Peer: TensorFlow.js 4.22 code for training on wasm (tf.min.js + tf-backend-wasm.min.js + its SIMD .wasm), raw / gzipped', `${mb(sizeAll(TFJS_CPU))} / ${mb(gzAll(TFJS_CPU))}`]);
+rows.push(['Peer: TensorFlow.js 4.22 code for training on wasm and WebGPU (the above + tf-backend-webgpu.min.js), raw / gzipped', `${mb(sizeAll(TFJS_WEBGPU))} / ${mb(gzAll(TFJS_WEBGPU))}`]);
+const shipped = published ? 'published .wasm (make dist: wasm-opt -Oz)' : 'release .wasm (no wasm-opt; run make dist for the published size)';
+const [withoutGpu, withGpu] = BUILDS;
+compare('Code download, gzipped, a browser without a hardware WebGPU adapter', withoutGpu.gz / 1e6, 'TensorFlow.js (tfjs + wasm backend)', gzAll(TFJS_CPU) / 1e6, {
   unit: 'MB',
   higherIsBetter: false,
   format: (x) => x.toFixed(2),
-  settings: `Dimple: the ${published ? 'published .wasm (make dist: wasm-opt -Oz)' : 'release .wasm (no wasm-opt; run make dist for the published size)'} + its JavaScript glue, the whole app (CPU and WebGPU backends, UI, plots); tfjs: only the library files its page loads to train on wasm and WebGPU, no app; gzip -9`,
+  settings: `Dimple: the build without WebGPU, ${shipped} + its JavaScript glue, the whole app (CPU backend, UI, plots); tfjs: only the library files its page loads to train on wasm, no app; gzip -9`,
 });
-compare('Code + data download, gzipped', (dimpleGz + gz(bundle) + modelsGz) / 1e6, 'TensorFlow.js (tfjs + wasm and webgpu backends) + the same bundle', (tfjsGz + gz(bundle)) / 1e6, {
+compare('Code download, gzipped, a browser with WebGPU', withGpu.gz / 1e6, 'TensorFlow.js (tfjs + wasm and webgpu backends)', gzAll(TFJS_WEBGPU) / 1e6, {
+  unit: 'MB',
+  higherIsBetter: false,
+  format: (x) => x.toFixed(2),
+  settings: `Dimple: the build with WebGPU, ${shipped} + its JavaScript glue, the whole app (CPU and WebGPU backends, UI, plots); tfjs: only the library files its page loads to train on wasm and WebGPU, no app; gzip -9`,
+});
+compare('Code + data download, gzipped, a browser without a hardware WebGPU adapter', (withoutGpu.gz + gz(bundle) + modelsGz) / 1e6, 'TensorFlow.js (tfjs + wasm backend) + the same bundle', (gzAll(TFJS_CPU) + gz(bundle)) / 1e6, {
   unit: 'MB',
   higherIsBetter: false,
   format: (x) => x.toFixed(2),

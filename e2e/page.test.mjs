@@ -12,14 +12,24 @@ const stateOf = (page) => byTestId(page, 'train-state').getAttribute('data-state
 const stepsDone = async (page) => Number(await byTestId(page, 'train-step').getAttribute('data-done'));
 const waitState = (page, state, timeout) =>
   page.waitForSelector(`[data-testid="train-state"][data-state="${state}"]`, { timeout });
+// The builds of the page (static/start.js) whose modules were fetched from the n-th request on:
+// 'cpu' for the one without WebGPU, 'webgpu' for the one with it. The server forbids caching.
+const buildsFetchedSince = (n) =>
+  server.requests
+    .slice(n)
+    .filter((path) => path.endsWith('.wasm'))
+    .map((path) => (/^\/without-webgpu-[0-9a-f]{16}\/dimple_bg\.wasm$/.test(path) ? 'cpu' : 'webgpu'));
 
 test('CPU fallback: label, one epoch above 85%, pause, resume, cancel, bad input', { timeout: 900_000 }, async () => {
   const context = await launch();
   try {
+    let fetched = server.requests.length;
     const page = await openPage(context, server.url + '?pretrained=0');
     await waitReady(page);
     const label = await byTestId(page, 'backend').innerText();
     assert.match(label, /CPU \(WebGPU unavailable: .+\)/, label);
+    // No adapter: the build without WebGPU, and nothing of the other.
+    assert.deepEqual(buildsFetchedSince(fetched), ['cpu']);
     const loadTasks = await longTasksSince(page, 0);
     report.cpu_load_worst_long_task_ms = Math.max(0, ...loadTasks.map((t) => t.duration));
 
@@ -87,11 +97,17 @@ test('CPU fallback: label, one epoch above 85%, pause, resume, cancel, bad input
     assert.deepEqual(page.errors, []);
 
     // ?backend=cpu forces the CPU; ?backend=webgpu without an adapter says so and falls back.
+    fetched = server.requests.length;
     const forced = await openPage(context, server.url + '?backend=cpu&pretrained=0');
     await waitReady(forced);
     assert.match(await byTestId(forced, 'backend').innerText(), /CPU \(chosen by \?backend=cpu\)/);
-    const wanted = await openPage(context, server.url + '?backend=webgpu&pretrained=0');
+    assert.deepEqual(buildsFetchedSince(fetched), ['cpu']);
+    // Asked for, the build with WebGPU is loaded, finds no adapter and says so; the last value
+    // of a key given twice counts, as the page reads links.
+    fetched = server.requests.length;
+    const wanted = await openPage(context, server.url + '?backend=cpu&backend=webgpu&pretrained=0');
     await waitReady(wanted);
+    assert.deepEqual(buildsFetchedSince(fetched), ['webgpu']);
     assert.match(await byTestId(wanted, 'backend').innerText(), /CPU \(WebGPU unavailable/);
     await byTestId(wanted, 'notice').filter({ hasText: 'WebGPU was asked for' }).waitFor({ timeout: 5000 });
     assert.deepEqual(wanted.errors, []);
@@ -103,18 +119,23 @@ test('CPU fallback: label, one epoch above 85%, pause, resume, cancel, bad input
 test('WebGPU (SwiftShader): passed over for the CPU unless asked for; asked for, a few steps lower the loss', { timeout: 600_000 }, async () => {
   const context = await launch({ webgpu: true });
   try {
-    // Left to choose, the page passes SwiftShader's software adapter over for the CPU backend.
+    // Left to choose, the page passes SwiftShader's software adapter over for the CPU backend,
+    // and loads the build without WebGPU to run there.
+    let fetched = server.requests.length;
     const auto = await openPage(context, server.url + '?pretrained=0');
     await waitReady(auto, 180_000);
     const chosen = await byTestId(auto, 'backend').innerText();
     assert.match(chosen, /CPU \(WebGPU has only a software adapter here, .*fallback adapter.*\?backend=webgpu uses it\)/, chosen);
+    assert.deepEqual(buildsFetchedSince(fetched), ['cpu']);
     report.auto_label_with_a_software_adapter = chosen;
     assert.deepEqual(auto.errors, []);
 
+    fetched = server.requests.length;
     const page = await openPage(context, server.url + '?pretrained=0&backend=webgpu');
     await waitReady(page, 180_000);
     const label = await byTestId(page, 'backend').innerText();
     assert.match(label, /WebGPU \(.+\)/, label);
+    assert.deepEqual(buildsFetchedSince(fetched), ['webgpu']);
     report.webgpu_label = label;
     await byTestId(page, 'epochs').fill('1');
     const t0 = await page.evaluate(() => performance.now());
@@ -135,6 +156,27 @@ test('WebGPU (SwiftShader): passed over for the CPU unless asked for; asked for,
     const tasks = await longTasksSince(page, t0);
     report.webgpu_training_worst_long_task_ms = Math.max(0, ...tasks.map((t) => t.duration));
     await page.screenshot({ path: join(SHOTS, 'webgpu-training.png'), fullPage: true });
+    assert.deepEqual(page.errors, []);
+  } finally {
+    await context.close();
+  }
+});
+
+test('A hardware WebGPU adapter: left to choose, the page loads the build with WebGPU and runs on it', { timeout: 300_000 }, async () => {
+  const context = await launch({ webgpu: true });
+  try {
+    // SwiftShader's adapter, passed off as hardware: what a browser with a GPU reports.
+    await context.addInitScript(() => {
+      for (const proto of [globalThis.GPUAdapter?.prototype, globalThis.GPUAdapterInfo?.prototype]) {
+        if (proto) Object.defineProperty(proto, 'isFallbackAdapter', { get: () => false, configurable: true });
+      }
+    });
+    const fetched = server.requests.length;
+    const page = await openPage(context, server.url + '?pretrained=0');
+    await waitReady(page, 180_000);
+    const label = await byTestId(page, 'backend').innerText();
+    assert.match(label, /Backend: WebGPU \((?![^)]*fallback)[^)]+\)/, label);
+    assert.deepEqual(buildsFetchedSince(fetched), ['webgpu']);
     assert.deepEqual(page.errors, []);
   } finally {
     await context.close();

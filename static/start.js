@@ -15,8 +15,29 @@ Element.prototype.setAttribute = function (name, value) {
   setAttribute.call(this, name, value);
 };
 
+// The page comes in two builds (tools/page-without-webgpu.sh): with burn's WebGPU backend, and
+// without it, a much smaller download. The one with it is loaded only where the page would run
+// on WebGPU (src/web/backend.rs decides the same way): asked for with ?backend=webgpu (the
+// last value wins, as in the page's own reading of a link), or, asked for nothing in
+// particular, where the browser has a hardware adapter; a software one such as SwiftShader
+// is slower than the CPU backend.
+async function usesWebGpu() {
+  const asked = new URLSearchParams(location.search).getAll('backend').at(-1);
+  if (asked === 'webgpu') return true;
+  if (asked === 'cpu') return false;
+  try {
+    const adapter = await navigator.gpu?.requestAdapter();
+    return Boolean(adapter) && !(adapter.info?.isFallbackAdapter || adapter.isFallbackAdapter);
+  } catch {
+    return false;
+  }
+}
+
 const names = document.getElementById('dimple-start').dataset;
-const glue = await import(names.js);
-const wasm = await glue.default({ module_or_path: names.wasm });
+const build = !names.cpuJs || (await usesWebGpu())
+  ? { js: names.js, wasm: names.wasm }
+  : { js: names.cpuJs, wasm: names.cpuWasm };
+const glue = await import(build.js);
+const wasm = await glue.default({ module_or_path: build.wasm });
 window.wasmBindings = glue;
 dispatchEvent(new CustomEvent('TrunkApplicationStarted', { detail: { wasm } }));

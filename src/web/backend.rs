@@ -1,6 +1,12 @@
 //! Choosing where the science runs: WebGPU through burn's wgpu backend when the browser has an
 //! adapter, burn's Flex CPU backend otherwise. `?backend=cpu` or `?backend=webgpu` forces one.
 //!
+//! The page comes in two builds of the same code: with WebGPU (feature `webgpu`) and without
+//! it, a fraction of the download (BENCHMARKS.md). `static/start.js` asks the browser for an adapter before it
+//! loads either, and loads the build with WebGPU only where this module would use it: a
+//! hardware adapter, or `?backend=webgpu`. The build without it still describes the adapter,
+//! so the label says the same in both.
+//!
 //! The decision is taken from the result of initialising wgpu, not from `navigator.gpu`
 //! (which exists even where no adapter does), and the label says truthfully what runs.
 //!
@@ -20,10 +26,12 @@ use js_sys::{Function, Promise};
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 use std::cell::RefCell;
+#[cfg(feature = "webgpu")]
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
 
+#[cfg(feature = "webgpu")]
 #[wasm_bindgen(inline_js = r#"
 export function watch_device_loss(onLost) {
   const Adapter = globalThis.GPUAdapter;
@@ -126,7 +134,15 @@ pub async fn init(request: BackendRequest) -> Backend {
             None,
         );
     }
-    match init_webgpu().await {
+    #[cfg(feature = "webgpu")]
+    let webgpu = init_webgpu().await;
+    // static/start.js loads this build only where the one with WebGPU would not use it.
+    #[cfg(not(feature = "webgpu"))]
+    let webgpu: Result<Device, String> = Err(format!(
+        "{} found, but this page was loaded without WebGPU",
+        adapter.name
+    ));
+    match webgpu {
         Ok(device) => Backend {
             device,
             kind: BackendKind::WebGpu,
@@ -146,6 +162,7 @@ fn cpu(label: String, notice: Option<String>) -> Backend {
     }
 }
 
+#[cfg(feature = "webgpu")]
 async fn init_webgpu() -> Result<Device, String> {
     let on_lost = Closure::<dyn FnMut(String)>::new(|reason: String| {
         leptos::logging::warn!("the WebGPU device was lost: {reason}");
