@@ -36,6 +36,6 @@ cp -r "$out" "$TRUNK_STAGING_DIR/$dir"
 chmod 755 "$TRUNK_STAGING_DIR/$dir"
 
 html=$TRUNK_STAGING_DIR/index.html
-base=$(sed -n 's/.*<template id="dimple-start" data-js="\([^"]*\/\)[^"/]*".*/\1/p' "$html")
+base=$TRUNK_PUBLIC_URL
 sed -i "s|<template id=\"dimple-start\"|& data-cpu-js=\"$base$dir/dimple.js\" data-cpu-wasm=\"$base$dir/dimple_bg.wasm\"|" "$html"
 grep -q "data-cpu-wasm=\"$base$dir/dimple_bg.wasm\"" "$html" || { echo "could not name the build without WebGPU in $html" >&2; exit 1; }

@@ -6,6 +6,7 @@
 use super::{CliResult, Workbench};
 use crate::ml::autoencoder::{AutoencoderConfig, AutoencoderTrainer, reconstruction_error};
 use crate::ml::checkpoint::{ModelFile, ModelKind, Precision};
+use crate::ml::model::Classifier;
 use crate::ml::train::{TrainConfig, Trainer, evaluate};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -73,9 +74,7 @@ fn pretrain(bench: &Workbench) -> Result<[Pretrained; 2], Box<dyn std::error::Er
         trainer.step();
     }
     let classifier = trainer.model();
-    let (images, labels) = bench.test.range(0, bench.test.len());
-    let t = evaluate(&classifier, images, labels).try_into_vec_as::<f32>()?;
-    let accuracy = 100.0 * f64::from(t[1]) / bench.test.len() as f64;
+    let accuracy = test_accuracy(bench, &classifier)?;
     let note = format!(
         "{}, {} epochs, batch {}, Adam {} {:?}, shift {}, EMA {}, seed {}: {accuracy:.2}% on the {} test images",
         config.model.label(),
@@ -172,7 +171,7 @@ fn check_against(bench: &Workbench, model: &Pretrained, dir: &Path) -> CliResult
     }
     let (committed_figure, retrained_figure, within, what) = match committed.kind {
         ModelKind::Classifier(_) => {
-            let accuracy = |f: &ModelFile| test_accuracy(bench, f);
+            let accuracy = |f: &ModelFile| test_accuracy(bench, &f.to_classifier(&bench.device)?);
             let (c, r) = (accuracy(&committed)?, accuracy(&retrained)?);
             let within = (c - r).abs() <= ACCURACY_POINTS;
             (
@@ -211,11 +210,13 @@ fn check_against(bench: &Workbench, model: &Pretrained, dir: &Path) -> CliResult
     Ok(())
 }
 
-/// Test accuracy in per cent of the classifier `file` holds.
-fn test_accuracy(bench: &Workbench, file: &ModelFile) -> Result<f64, Box<dyn std::error::Error>> {
-    let classifier = file.to_classifier(&bench.device)?;
+/// Test accuracy of `classifier` in per cent.
+fn test_accuracy(
+    bench: &Workbench,
+    classifier: &Classifier,
+) -> Result<f64, Box<dyn std::error::Error>> {
     let (images, labels) = bench.test.range(0, bench.test.len());
-    let t = evaluate(&classifier, images, labels).try_into_vec_as::<f32>()?;
+    let t = evaluate(classifier, images, labels).try_into_vec_as::<f32>()?;
     Ok(100.0 * f64::from(t[1]) / bench.test.len() as f64)
 }
 
