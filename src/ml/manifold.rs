@@ -3,9 +3,10 @@
 //! The manifold is the decoder's image D(R^k) (see [`super::autoencoder`]). Its tangent space
 //! at x is spanned by the columns of the decoder Jacobian J = dD/dz at z = E(x), an n × k
 //! matrix; those columns are far from orthogonal, so they are orthonormalised by a pivoted
-//! Householder QR into Q, and Proj_M(v) = Q (Q^T v). The Jacobian is computed on the device by
-//! burn's autodiff; the QR and the projections are small (n × k) and run on the host in f64.
-//! A random k-dimensional subspace, the control a critic asks for, has the same type.
+//! Householder QR into Q, and Proj_M(v) = Q (Q^T v). The Jacobian is computed on the device in
+//! forward mode ([`Autoencoder::decoder_jacobian`]); the QR and the projections are small
+//! (n × k) and run on the host in f64. A random k-dimensional subspace, the control a critic
+//! asks for, has the same type.
 
 use super::autoencoder::Autoencoder;
 use super::read_f32;
@@ -60,37 +61,12 @@ pub async fn tangent_basis(
     let device = &device.clone().without_autodiff();
     let model = autoencoder.valid();
     let image = Tensor::<2>::from_data(TensorData::new(x.to_vec(), [1, n]), device);
-    let jacobian = decoder_jacobian(&model, model.encode(image));
+    let jacobian = model.decoder_jacobian(model.encode(image));
     Ok(orthonormalise(
         &read_f32(jacobian).await?,
         n,
         autoencoder.latent(),
     ))
-}
-
-/// The decoder Jacobian J = dD/dz at the latent code `z` (`[1, k]`), as a `[n, k]` tensor:
-/// `J[i, j] = dD(z)_i / dz_j`. Exact, by reverse-mode autodiff in one backward pass.
-///
-/// Burn has no forward mode, and one backward pass gives one vector-Jacobian product
-/// `u^T J`; the n rows of J are the n products `e_i^T J`. They are batched: `z` is copied into
-/// n rows of one leaf `Z` (`[n, k]`), decoded to `Y = D(Z)` (`[n, n]`, row r depends only on
-/// row r of Z) and `sum_i Y[i, i]` is differentiated, so row i of dZ is `dD_i / dz`: row i of
-/// J. The cost is one decode and one backward of a batch of n. Pass a decoder without
-/// autodiff ([`Module::valid`]) so that no parameter gradients are computed.
-pub fn decoder_jacobian(decoder: &Autoencoder, z: Tensor<2>) -> Tensor<2> {
-    let n = decoder.pixels();
-    let autodiff = z.device().autodiff();
-    let copies = z
-        .without_autodiff()
-        .repeat_dim(0, n)
-        .autodiff()
-        .require_grad();
-    let decoded = decoder.decode(copies.clone());
-    let index = Tensor::<1, Int>::arange(0..n as i64, &autodiff).reshape([n, 1]);
-    let grads = decoded.gather(1, index).sum().backward();
-    copies
-        .grad(&grads)
-        .expect("the latent copies are a leaf that requires a gradient")
 }
 
 /// Orthonormalises the `k` columns of `a` (row-major `n × k`, as read back from a `[n, k]`
@@ -429,16 +405,64 @@ mod tests {
             .collect()
     }
 
+    /// The decoder Jacobian by reverse mode, the way burn's autodiff offers it: one backward
+    /// pass gives one vector-Jacobian product `u^T J`, and the n rows of J are `e_i^T J`. They
+    /// are batched: `z` is copied into n rows of one leaf `Z` (`[n, k]`), decoded to
+    /// `Y = D(Z)` (`[n, n]`, row r depends only on row r of Z) and `sum_i Y[i, i]` is
+    /// differentiated, so row i of dZ is row i of J. An independent check on forward mode.
+    fn reverse_mode_jacobian(decoder: &Autoencoder, z: Tensor<2>) -> Tensor<2> {
+        let n = decoder.pixels();
+        let autodiff = z.device().autodiff();
+        let copies = z.repeat_dim(0, n).autodiff().require_grad();
+        let decoded = decoder.decode(copies.clone());
+        let index = Tensor::<1, Int>::arange(0..n as i64, &autodiff).reshape([n, 1]);
+        let grads = decoded.gather(1, index).sum().backward();
+        copies.grad(&grads).unwrap()
+    }
+
+    /// A random latent code of dimension `k` as a `[1, k]` tensor, and its values.
+    fn random_code(k: usize, seed: u64, device: &Device) -> (Tensor<2>, Vec<f32>) {
+        let mut rng = Rng::new(seed);
+        let z: Vec<f32> = (0..k).map(|_| standard_normal(&mut rng) as f32).collect();
+        let zt = Tensor::<2>::from_data(TensorData::new(z.clone(), [1, k]), device);
+        (zt, z)
+    }
+
     #[test]
-    fn autodiff_jacobian_matches_central_differences() {
+    fn forward_and_reverse_mode_jacobians_agree() {
+        let device = Device::flex();
+        for kind in AutoencoderKind::ALL {
+            for (k, seed) in [(3, 11), (16, 12)] {
+                let ae = Autoencoder::new(kind, k, ImageShape::MNIST, &device).unwrap();
+                let (z, _) = random_code(k, seed, &device);
+                let forward = ae.decoder_jacobian(z.clone());
+                assert_eq!(forward.dims(), [784, k]);
+                let forward = forward.try_into_vec_as::<f32>().unwrap();
+                let reverse = reverse_mode_jacobian(&ae.valid(), z)
+                    .try_into_vec_as::<f32>()
+                    .unwrap();
+                let scale = reverse.iter().fold(0f32, |m, v| m.max(v.abs()));
+                assert!(scale > 1e-4, "{kind}: the Jacobian vanishes");
+                let worst = forward
+                    .iter()
+                    .zip(&reverse)
+                    .fold(0f32, |m, (a, b)| m.max((a - b).abs()));
+                assert!(
+                    worst < 1e-5 * scale,
+                    "{kind}, k = {k}: off by {worst} of {scale}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn forward_mode_jacobian_matches_central_differences() {
         let device = Device::flex();
         let k = 8;
         for kind in AutoencoderKind::ALL {
             let ae = Autoencoder::new(kind, k, ImageShape::MNIST, &device).unwrap();
-            let mut rng = Rng::new(8);
-            let z: Vec<f32> = (0..k).map(|_| standard_normal(&mut rng) as f32).collect();
-            let zt = Tensor::<2>::from_data(TensorData::new(z.clone(), [1, k]), &device);
-            let exact = decoder_jacobian(&ae, zt).try_into_vec_as::<f32>().unwrap();
+            let (zt, z) = random_code(k, 8, &device);
+            let exact = ae.decoder_jacobian(zt).try_into_vec_as::<f32>().unwrap();
             assert_eq!(exact.len(), 784 * k);
             // In f64 a step of 1e-7 leaves rounding errors near 1e-9 and almost never straddles
             // a ReLU kink (where central differences are wrong); two step sizes make a kink at
