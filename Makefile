@@ -83,12 +83,13 @@ models-check: native-bin
 wasm: rust-tools
 	trunk build --release
 
-# The page to publish, in dist-publish/: the tested builds (with and without WebGPU), shrunk
-# by wasm-opt -Oz (npm's binaryen; minutes on 2 cores, so not part of `wasm`). Any static file
-# host serves it.
+# The page to publish, in dist-publish/: the tested builds (with and without WebGPU), compiled
+# with link-time optimisation (Cargo profile web-release) and shrunk by wasm-opt -Oz (npm's
+# binaryen). Minutes on 2 cores, so not part of `wasm`. Any static file host serves it.
 dist: rust-tools node-deps
-	sed 's/data-wasm-opt="0"/data-wasm-opt="z"/' index.html > publish.html
-	DIMPLE_WASM_OPT=z trunk build --release --dist dist-publish publish.html || { rm -f publish.html; exit 1; }
+	sed 's/data-wasm-opt="0"/data-wasm-opt="z" data-cargo-profile="web-release"/' index.html > publish.html
+	DIMPLE_WASM_OPT=z DIMPLE_CARGO_PROFILE=web-release \
+	  trunk build --release --dist dist-publish publish.html || { rm -f publish.html; exit 1; }
 	rm -f publish.html
 
 e2e: node-deps chromium

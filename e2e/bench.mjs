@@ -392,7 +392,7 @@ try {
       : `${round(open.ready)} ms (median of ${RUNS} fresh profiles)`,
   ]);
 
-  // The page as published (make dist: the same build after wasm-opt -Oz): it must work, and
+  // The page as published (make dist: the same build with LTO and wasm-opt -Oz): it must work, and
   // it opens faster for the smaller download.
   if (existsSync(PUBLISHED)) {
     log('published page open');
@@ -400,7 +400,7 @@ try {
     try {
       const open = await openToViews(published.url).catch((e) => ({ error: String(e).split('\n')[0] }));
       rows.push([
-        'Page open to the first four views, the published build (`make dist`, wasm-opt -Oz), headless Chromium, CPU',
+        'Page open to the first four views, the published build (`make dist`: LTO, wasm-opt -Oz), headless Chromium, CPU',
         open.error ?? `${round(open.views)} ms (median of ${RUNS} fresh profiles; ready to train at ${round(open.ready)} ms)`,
       ]);
     } finally {
@@ -458,7 +458,7 @@ for (const build of BUILDS) {
   const [wasm, js] = code('dist', build.cpu);
   rows.push([`Release wasm ${build.name}, as tested (no wasm-opt), raw / gzipped`, `${mb(size(wasm))} / ${mb(gz(wasm))}`]);
   build.shipped = published ? code(PUBLISHED, build.cpu) : [wasm, js];
-  if (published) rows.push([`Release wasm ${build.name}, as published (\`make dist\`: wasm-opt -Oz), raw / gzipped`, `${mb(size(build.shipped[0]))} / ${mb(gz(build.shipped[0]))}`]);
+  if (published) rows.push([`Release wasm ${build.name}, as published (\`make dist\`: LTO, wasm-opt -Oz), raw / gzipped`, `${mb(size(build.shipped[0]))} / ${mb(gz(build.shipped[0]))}`]);
   rows.push([`JavaScript glue ${build.name}, raw / gzipped`, `${mb(size(js))} / ${mb(gz(js))}`]);
   build.gz = gz(build.shipped[0]) + gz(build.shipped[1]);
 }
@@ -481,7 +481,7 @@ const gzAll = (files) => files.reduce((sum, f) => sum + gz(f), 0);
 const sizeAll = (files) => files.reduce((sum, f) => sum + size(f), 0);
 rows.push(['Peer: TensorFlow.js 4.22 code for training on wasm (tf.min.js + tf-backend-wasm.min.js + its SIMD .wasm), raw / gzipped', `${mb(sizeAll(TFJS_CPU))} / ${mb(gzAll(TFJS_CPU))}`]);
 rows.push(['Peer: TensorFlow.js 4.22 code for training on wasm and WebGPU (the above + tf-backend-webgpu.min.js), raw / gzipped', `${mb(sizeAll(TFJS_WEBGPU))} / ${mb(gzAll(TFJS_WEBGPU))}`]);
-const shipped = published ? 'published .wasm (make dist: wasm-opt -Oz)' : 'release .wasm (no wasm-opt; run make dist for the published size)';
+const shipped = published ? 'published .wasm (make dist: LTO, wasm-opt -Oz)' : 'release .wasm (no wasm-opt; run make dist for the published size)';
 const [withoutGpu, withGpu] = BUILDS;
 compare('Code download, gzipped, a browser without a hardware WebGPU adapter', withoutGpu.gz / 1e6, 'TensorFlow.js (tfjs + wasm backend)', gzAll(TFJS_CPU) / 1e6, {
   unit: 'MB',

@@ -5,13 +5,17 @@
 # #dimple-start element, where static/start.js finds them. Visitors whose browser has no
 # hardware WebGPU adapter load this build and download no GPU code.
 #
-# DIMPLE_WASM_OPT=z (set by `make dist`) shrinks it with wasm-opt -Oz, as Trunk does the other.
+# `make dist` sets DIMPLE_CARGO_PROFILE=web-release and DIMPLE_WASM_OPT=z: this build then uses
+# that Cargo profile and wasm-opt -Oz, as the page's own link asks Trunk to for the other.
 set -euo pipefail
 cd "$TRUNK_SOURCE_DIR"
 
-profile=$TRUNK_PROFILE
-flags=()
-[ "$profile" = release ] && flags+=(--release)
+profile=${DIMPLE_CARGO_PROFILE:-$TRUNK_PROFILE}
+case $profile in
+  release) flags=(--release) ;;
+  debug) flags=() ;;
+  *) flags=(--profile "$profile") ;;
+esac
 # Its own target directory: cargo names a cdylib's output without a digest, so the two builds
 # in one directory would overwrite each other's dimple.wasm and rebuild it every time.
 target=${CARGO_TARGET_DIR:-$PWD/target}/without-webgpu
