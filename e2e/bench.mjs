@@ -368,7 +368,7 @@ try {
     await page.waitForSelector('#status[data-ready="true"]', { timeout: 60_000 });
     const peer = await page.evaluate((o) => window.tfjsAttackView(o), { backend: 'wasm', runs: RUNS, steps: 40, resolution: 64 }).catch((e) => ({ error: String(e).split('\n')[0] }));
     const f = (x) => x.toFixed(1);
-    rows.push(['Peer: attack view, headless Chromium, TensorFlow.js `wasm`: the same computation (decoder Jacobian in forward mode as Dimple's (16 tangents decoded beside z), host QR, 40-step PGD batches of 4 and 1 with the same projections, the four views, 64 × 64 slice in 16-row pieces and two 161-point profiles), untrained weights of the same shapes, no drawing', peer.error ?? `${f(peer.total)} ms (median of ${RUNS}): basis ${f(peer.basis)} ms, PGD ${f(peer.pgd)} ms, views ${f(peer.views)} ms, slice ${f(peer.slice)} ms`]);
+    rows.push(['Peer: attack view, headless Chromium, TensorFlow.js `wasm`: the same computation (decoder Jacobian in forward mode as Dimple computes it, 16 tangents decoded beside z, host QR, 40-step PGD batches of 4 and 1 with the same projections, the four views, 64 × 64 slice in 16-row pieces and two 161-point profiles), untrained weights of the same shapes, no drawing', peer.error ?? `${f(peer.total)} ms (median of ${RUNS}): basis ${f(peer.basis)} ms, PGD ${f(peer.pgd)} ms, views ${f(peer.views)} ms, slice ${f(peer.slice)} ms`]);
     compare('Attack view (tangent basis k = 16 + 40-step PGD + four views + 64 × 64 slice), compute time, headless Chromium on the CPU', mid('total', short) + mid('slice', short), 'TensorFlow.js `wasm` (SIMD)', peer.error ?? peer.total, {
       unit: 'ms',
       higherIsBetter: false,
