@@ -152,15 +152,9 @@ impl MlpAutoencoder {
         self.enc2.forward(relu(self.enc1.forward(images)))
     }
 
-    fn decode_logits(&self, z: Tensor<2>) -> Tensor<2> {
-        self.dec2.forward(relu(self.dec1.forward(z)))
-    }
-
-    /// [`Self::decode_logits`] at one code `z` (`[1, k]`) with tangents `t` (`[m, k]`) carried
-    /// alongside: the logits and their directional derivatives (`[m, n]`).
-    fn decode_logits_tangents(&self, z: Tensor<2>, t: Tensor<2>) -> (Tensor<2>, Tensor<2>) {
-        let (h, t) = relu_tangents(self.dec1.forward(z), linear_part(&self.dec1, t));
-        (self.dec2.forward(h), linear_part(&self.dec2, t))
+    /// The decoder up to its sigmoid, once for decoding and forward-mode differentiation.
+    fn decode_logits(&self, z: Dual<2>) -> Dual<2> {
+        z.linear(&self.dec1).relu().linear(&self.dec2)
     }
 }
 
@@ -218,51 +212,95 @@ impl ConvAutoencoder {
         self.enc_fc.forward(x.flatten::<2>(1, 3))
     }
 
-    fn decode_logits(&self, z: Tensor<2>) -> Tensor<2> {
-        let [batch, _] = z.dims();
-        let x = relu(self.dec_fc.forward(z));
-        let x = x.reshape([batch, CONV_CHANNELS[1], self.height / 4, self.width / 4]);
-        let x = relu(self.dec1.forward(x));
-        self.dec2.forward(x).flatten::<2>(1, 3)
-    }
-
-    /// [`Self::decode_logits`] at one code `z` (`[1, k]`) with tangents `t` (`[m, k]`) carried
-    /// alongside: the logits and their directional derivatives (`[m, n]`).
-    fn decode_logits_tangents(&self, z: Tensor<2>, t: Tensor<2>) -> (Tensor<2>, Tensor<2>) {
-        let [m, _] = t.dims();
-        let map = [CONV_CHANNELS[1], self.height / 4, self.width / 4];
-        let (h, t) = relu_tangents(self.dec_fc.forward(z), linear_part(&self.dec_fc, t));
-        let (h, t) = (
-            h.reshape([1, map[0], map[1], map[2]]),
-            t.reshape([m, map[0], map[1], map[2]]),
-        );
-        let (h, t) = relu_tangents(self.dec1.forward(h), transposed_conv_part(&self.dec1, t));
-        (
-            self.dec2.forward(h).flatten::<2>(1, 3),
-            transposed_conv_part(&self.dec2, t).flatten::<2>(1, 3),
-        )
+    /// The decoder up to its sigmoid, once for decoding and forward-mode differentiation.
+    fn decode_logits(&self, z: Dual<2>) -> Dual<2> {
+        z.linear(&self.dec_fc)
+            .relu()
+            .unflatten([CONV_CHANNELS[1], self.height / 4, self.width / 4])
+            .transposed_conv(&self.dec1)
+            .relu()
+            .transposed_conv(&self.dec2)
+            .flatten()
     }
 }
 
-/// The linear part of an affine layer, `t W` without the bias: how the layer maps a tangent.
-fn linear_part(layer: &Linear, t: Tensor<2>) -> Tensor<2> {
-    t.matmul(layer.weight.val())
+/// A decoder's activations with, for forward-mode differentiation, tangents carried alongside:
+/// `value` is the batch being decoded and `tangents`, where present, the directional
+/// derivatives of a value of batch 1 (one row per direction). Each layer maps the value as the
+/// layer does and the tangents by its derivative at the value, so each decoder writes its
+/// layer sequence once, and decoding without tangents runs exactly the layers.
+struct Dual<const D: usize> {
+    value: Tensor<D>,
+    tangents: Option<Tensor<D>>,
 }
 
-/// The linear part of a transposed convolution (the layer without its bias).
-fn transposed_conv_part(layer: &ConvTranspose2d, t: Tensor<4>) -> Tensor<4> {
-    ConvTranspose2d {
-        bias: None,
-        ..layer.clone()
+impl<const D: usize> Dual<D> {
+    /// ReLU, and its derivative on the tangents: each keeps the entries where the
+    /// pre-activation is > 0, as burn's ReLU gradient does.
+    fn relu(self) -> Self {
+        let tangents = self
+            .tangents
+            .map(|t| t * self.value.clone().greater_elem(0.0).float());
+        Self {
+            value: relu(self.value),
+            tangents,
+        }
     }
-    .forward(t)
 }
 
-/// ReLU at the pre-activations `h` (batch 1) and its derivative applied to the tangents `t`
-/// (batch m): each tangent keeps the entries where `h > 0`, as burn's ReLU gradient does.
-fn relu_tangents<const D: usize>(h: Tensor<D>, t: Tensor<D>) -> (Tensor<D>, Tensor<D>) {
-    let open = h.clone().greater_elem(0.0).float();
-    (relu(h), t * open)
+impl Dual<2> {
+    /// A value without tangents: plain decoding.
+    fn plain(value: Tensor<2>) -> Self {
+        Self {
+            value,
+            tangents: None,
+        }
+    }
+
+    /// An affine layer; the tangents get its linear part, `t W` without the bias.
+    fn linear(self, layer: &Linear) -> Self {
+        Self {
+            tangents: self.tangents.map(|t| t.matmul(layer.weight.val())),
+            value: layer.forward(self.value),
+        }
+    }
+
+    /// Rows to feature maps of shape `map` (channels, height, width), each batch its own.
+    fn unflatten(self, map: [usize; 3]) -> Dual<4> {
+        let to_maps = |x: Tensor<2>| {
+            let [batch, _] = x.dims();
+            x.reshape([batch, map[0], map[1], map[2]])
+        };
+        Dual {
+            tangents: self.tangents.map(to_maps),
+            value: to_maps(self.value),
+        }
+    }
+}
+
+impl Dual<4> {
+    /// A transposed convolution; the tangents get its linear part (the layer without its bias).
+    fn transposed_conv(self, layer: &ConvTranspose2d) -> Self {
+        let linear_part = |t| {
+            ConvTranspose2d {
+                bias: None,
+                ..layer.clone()
+            }
+            .forward(t)
+        };
+        Self {
+            tangents: self.tangents.map(linear_part),
+            value: layer.forward(self.value),
+        }
+    }
+
+    /// Feature maps back to rows.
+    fn flatten(self) -> Dual<2> {
+        Dual {
+            tangents: self.tangents.map(|t| t.flatten::<2>(1, 3)),
+            value: self.value.flatten::<2>(1, 3),
+        }
+    }
 }
 
 /// An autoencoder of either kind. Images are flattened `[batch, height × width]` with pixels
@@ -338,7 +376,7 @@ impl Autoencoder {
 
     /// D: latent codes `[batch, k]` to images `[batch, n]` in (0, 1) (sigmoid output).
     pub fn decode(&self, z: Tensor<2>) -> Tensor<2> {
-        sigmoid(self.decode_logits(z))
+        sigmoid(self.decode_logits(Dual::plain(z)).value)
     }
 
     /// D(E(x)).
@@ -346,7 +384,7 @@ impl Autoencoder {
         self.decode(self.encode(images))
     }
 
-    fn decode_logits(&self, z: Tensor<2>) -> Tensor<2> {
+    fn decode_logits(&self, z: Dual<2>) -> Dual<2> {
         match self {
             Self::Conv(m) => m.decode_logits(z),
             Self::Mlp(m) => m.decode_logits(z),
@@ -364,10 +402,14 @@ impl Autoencoder {
         let [rows, k] = z.dims();
         assert_eq!(rows, 1, "the Jacobian is taken at one latent code");
         let directions = Tensor::<2>::eye(k, &z.device());
-        let (logits, tangents) = match self {
-            Self::Conv(m) => m.decode_logits_tangents(z, directions),
-            Self::Mlp(m) => m.decode_logits_tangents(z, directions),
-        };
+        let Dual {
+            value: logits,
+            tangents,
+        } = self.decode_logits(Dual {
+            value: z,
+            tangents: Some(directions),
+        });
+        let tangents = tangents.expect("the decoder carries the tangents through");
         // d sigmoid(l) = sigmoid(l) (1 - sigmoid(l)) dl, row by row: `tangents` is J^T.
         let y = sigmoid(logits);
         let slope = y.clone() * (y.neg() + 1.0);
