@@ -83,12 +83,14 @@ models-check: native-bin
 wasm: rust-tools
 	trunk build --release
 
-# The page to publish, in dist-publish/: the tested builds (with and without WebGPU), compiled
-# with link-time optimisation (Cargo profile web-release) and shrunk by wasm-opt -Oz (npm's
-# binaryen). Minutes on 2 cores, so not part of `wasm`. Any static file host serves it.
+# The page to publish, in dist-publish/: the tested builds, shrunk by wasm-opt (npm's binaryen).
+# The build with WebGPU gets link-time optimisation (Cargo profile web-release) and -Oz. The
+# build without WebGPU is the tested release build and gets -Oz without inlining: merging
+# functions keeps the page's first attack longer in V8's baseline code (bench/README.md).
+# Minutes on 2 cores, so not part of `wasm`. Any static file host serves it.
 dist: rust-tools node-deps
 	sed 's/data-wasm-opt="0"/data-wasm-opt="z" data-cargo-profile="web-release"/' index.html > publish.html
-	DIMPLE_WASM_OPT=z DIMPLE_CARGO_PROFILE=web-release \
+	DIMPLE_WASM_OPT='--no-inline=* -Oz' \
 	  trunk build --release --dist dist-publish publish.html || { rm -f publish.html; exit 1; }
 	rm -f publish.html
 

@@ -5,8 +5,8 @@
 # #dimple-start element, where static/start.js finds them. Visitors whose browser has no
 # hardware WebGPU adapter load this build and download no GPU code.
 #
-# `make dist` sets DIMPLE_CARGO_PROFILE=web-release and DIMPLE_WASM_OPT=z: this build then uses
-# that Cargo profile and wasm-opt -Oz, as the page's own link asks Trunk to for the other.
+# DIMPLE_CARGO_PROFILE names a Cargo profile other than Trunk's; DIMPLE_WASM_OPT, wasm-opt's
+# flags (`make dist` sets '--no-inline=* -Oz', in that order: see bench/README.md).
 set -euo pipefail
 cd "$TRUNK_SOURCE_DIR"
 
@@ -27,7 +27,9 @@ trap 'rm -rf "$out"' EXIT
 wasm-bindgen --target=web --no-typescript --out-dir="$out" --out-name=dimple \
   "$target/wasm32-unknown-unknown/$profile/dimple.wasm"
 if [ -n "${DIMPLE_WASM_OPT:-}" ]; then
-  wasm-opt "--output=$out/opt.wasm" "-O$DIMPLE_WASM_OPT" "$out/dimple_bg.wasm"
+  # Split into words without globbing: `--no-inline=*` is a pattern for wasm-opt.
+  read -ra opt <<< "$DIMPLE_WASM_OPT"
+  wasm-opt "--output=$out/opt.wasm" "${opt[@]}" "$out/dimple_bg.wasm"
   mv "$out/opt.wasm" "$out/dimple_bg.wasm"
 fi
 
