@@ -729,27 +729,27 @@ pub async fn measure_phase(
     grid: Option<&Grid>,
     device: &Device,
 ) -> Result<PhaseMetrics, String> {
-    Ok(phase_and_grid(model, world, grid, device).await?.0)
-}
-
-/// [`measure_phase`], also returning the margin over `grid` it measured the contour on (2-D
-/// worlds with a grid only), so a page can draw the same boundary it measured.
-pub async fn phase_and_grid(
-    model: &ToyMlp,
-    world: &ToyWorld,
-    grid: Option<&Grid>,
-    device: &Device,
-) -> Result<(PhaseMetrics, Option<Vec<f32>>), String> {
-    let (margin, gradient) = margin_gradients(model, world, device).await?;
     let values = match grid {
         Some(grid) if world.dim == 2 => Some(margin_grid(model, grid, None, device).await?),
         _ => None,
     };
-    let contour = values.as_ref().zip(grid).map(|(v, g)| zero_contour(g, v));
-    Ok((
-        phase_metrics(world, &margin, &gradient, contour.as_deref()),
-        values,
-    ))
+    phase_on_grid(model, world, grid.zip(values.as_deref()), device).await
+}
+
+/// [`PhaseMetrics`] of `model` on `world`, the contour distance measured on `margins`, the
+/// margin over a grid computed already (2-D worlds only), so that a page measures the same
+/// boundary it draws.
+pub async fn phase_on_grid(
+    model: &ToyMlp,
+    world: &ToyWorld,
+    margins: Option<(&Grid, &[f32])>,
+    device: &Device,
+) -> Result<PhaseMetrics, String> {
+    let (margin, gradient) = margin_gradients(model, world, device).await?;
+    let contour = margins
+        .filter(|_| world.dim == 2)
+        .map(|(grid, values)| zero_contour(grid, values));
+    Ok(phase_metrics(world, &margin, &gradient, contour.as_deref()))
 }
 
 /// A box of R^3 sampled at `resolution³` vertices: vertex (i, j, k) is at
@@ -822,6 +822,15 @@ pub async fn margin_volume(
     read_f32(margins(model, &volume.points(), 3, device)).await
 }
 
+/// The points of the vertical section y = `y` of R^3 over the (x, z) rectangle `grid` (its `x`
+/// is x, its `y` is z), as (x, y, z) in the grid's order.
+pub fn section_points(grid: &Grid, y: f32) -> Vec<f32> {
+    grid.points(None)
+        .chunks(2)
+        .flat_map(|p| [p[0], y, p[1]])
+        .collect()
+}
+
 /// The margin of a 3-D model on the vertical section y = `y` over the (x, z) rectangle
 /// `grid` (its `x` is x, its `y` is z), read back in the grid's order.
 pub async fn margin_section(
@@ -830,12 +839,7 @@ pub async fn margin_section(
     y: f32,
     device: &Device,
 ) -> Result<Vec<f32>, String> {
-    let points: Vec<f32> = grid
-        .points(None)
-        .chunks(2)
-        .flat_map(|p| [p[0], y, p[1]])
-        .collect();
-    read_f32(margins(model, &points, 3, device)).await
+    read_f32(margins(model, &section_points(grid, y), 3, device)).await
 }
 
 /// A surface as quadrilaterals: `vertices` (x, y, z) and `quads` of four vertex indices in

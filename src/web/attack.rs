@@ -11,6 +11,7 @@ use super::draw::{DrawPad, UploadPicture};
 use super::export::{CsvButton, Figure, PngButton};
 use super::fields::NumberField;
 use super::lab::{LabStore, LoadState, Notices, notify};
+use super::pace::Pacer;
 use super::plot::{diverging_gradient_css, diverging_heatmap, probability_bars, unit_image};
 use super::pretrained::{StartingModels, StartingSignal};
 use super::slice::{Attacked, AttackedSignal};
@@ -31,10 +32,6 @@ use std::sync::Arc;
 /// The L2 step of the restricted row when the plain attack uses L∞ (the sign of a projected
 /// gradient leaves the subspace, so restricted steps are always L2).
 const RESTRICTED_L2_STEP: f32 = 0.05;
-
-/// How long one chunk of PGD steps may keep the main thread, in milliseconds: the page yields
-/// to the browser between chunks, so it keeps painting and answering input.
-const PGD_CHUNK_MS: f64 = 50.0;
 
 /// An image to attack, pixels in [0, 1].
 #[derive(Clone, Debug, PartialEq)]
@@ -850,7 +847,7 @@ async fn attack(
     if cancelled.get_untracked() {
         return Err("cancelled".into());
     }
-    let mut pacer = Pacer::new(
+    let mut pacer = PgdProgress::new(
         search.steps + (batches - 1) * config.steps,
         phase,
         cancelled,
@@ -869,7 +866,7 @@ async fn attack(
             .next()
             .ok_or("no result")?
     };
-    let pgd_ms = pacer.busy_ms;
+    let pgd_ms = pacer.pace.busy_ms;
 
     phase.set(Some("Splitting d along and across the manifold…".into()));
     yield_now().await;
@@ -983,42 +980,29 @@ async fn attack(
     })
 }
 
-/// Runs PGD attacks in chunks of steps sized to take about [`PGD_CHUNK_MS`] each, yielding
-/// to the browser between chunks and showing the progress as "step i of n" in `phase`.
-struct Pacer {
+/// Runs PGD attacks in chunks of steps sized to take about
+/// [`CHUNK_MS`](super::pace::CHUNK_MS) each, yielding to the browser between chunks and
+/// showing the progress as "step i of n" in `phase`.
+struct PgdProgress {
     phase: RwSignal<Option<String>>,
     /// Cancel was pressed: stop before the next chunk.
     cancelled: RwSignal<bool>,
     /// Steps of all the attacks together, and those taken so far.
     total: usize,
     done: usize,
-    /// Measured milliseconds per step in the last chunk, and its steps; `None` until a chunk
-    /// has run.
-    last: Option<(f64, usize)>,
-    /// Time spent computing, without the pauses.
-    busy_ms: f64,
+    /// Sizes the chunks (one step until a step has been timed: a CNN step on the CPU can take
+    /// milliseconds, and the first one also warms up) and sums the time spent computing.
+    pace: Pacer,
 }
 
-impl Pacer {
+impl PgdProgress {
     fn new(total: usize, phase: RwSignal<Option<String>>, cancelled: RwSignal<bool>) -> Self {
         Self {
             phase,
             cancelled,
             total,
             done: 0,
-            last: None,
-            busy_ms: 0.0,
-        }
-    }
-
-    /// Steps of the next chunk: one until a step has been timed (a CNN step on the CPU can
-    /// take milliseconds, and the first one also warms up), then as many as fit the budget,
-    /// growing at most fourfold per chunk so that one fast measurement cannot overshoot.
-    fn chunk(&self) -> usize {
-        match self.last {
-            None => 1,
-            // Float to integer casts saturate; the quotient is positive.
-            Some((ms, steps)) => ((PGD_CHUNK_MS / ms.max(1e-3)) as usize).clamp(1, 4 * steps),
+            pace: Pacer::default(),
         }
     }
 
@@ -1031,12 +1015,10 @@ impl Pacer {
             if self.cancelled.get_untracked() {
                 return Err("cancelled".into());
             }
-            let steps = self.chunk().min(run.steps() - run.steps_taken());
+            let steps = self.pace.next(run.steps() - run.steps_taken());
             let t0 = now_ms();
             run.advance(steps).await?;
-            let ms = now_ms() - t0;
-            self.busy_ms += ms;
-            self.last = Some((ms / steps as f64, steps));
+            self.pace.record(now_ms() - t0, steps);
             self.done += steps;
             self.phase.set(Some(format!(
                 "Running PGD: step {} of {}…",
@@ -1046,7 +1028,7 @@ impl Pacer {
         }
         let t0 = now_ms();
         let results = run.finish(jobs).await;
-        self.busy_ms += now_ms() - t0;
+        self.pace.busy_ms += now_ms() - t0;
         results
     }
 }

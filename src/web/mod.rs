@@ -14,6 +14,7 @@ mod idb;
 mod lab;
 mod manifold;
 mod models;
+mod pace;
 mod plot;
 mod pretrained;
 mod slice;

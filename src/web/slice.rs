@@ -9,6 +9,7 @@ use super::browser::{now_ms, yield_now};
 use super::export::{CsvButton, Figure, PngButton};
 use super::fields::{ChoiceField, NumberField};
 use super::lab::{LabStore, LoadState, Notices, notify};
+use super::pace::Pacer;
 use super::plot::{
     ChartFrame, ClassMap, MapMarker, MarkerShape, PALETTE, Series, class_colour_css, class_map,
     line_chart,
@@ -24,9 +25,6 @@ use leptos::prelude::*;
 use leptos::task::spawn_local;
 use plotters::prelude::{RGBColor, SeriesLabelPosition};
 use std::sync::Arc;
-
-/// How long one chunk of grid rows may keep the main thread, in milliseconds.
-const CHUNK_MS: f64 = 50.0;
 
 /// Seed of the random direction, so that the same attack always gives the same plane.
 const RANDOM_SEED: u64 = 1;
@@ -353,8 +351,8 @@ fn timing_text(c: &Computed) -> String {
 }
 
 /// Computes the slice through the attacked image: the grid a few rows at a time (chunks sized
-/// to about [`CHUNK_MS`], yielding in between and showing the progress in `phase`), its
-/// boundary, the attack's points and the two profiles. `Ok(None)` when a newer computation
+/// by a [`Pacer`], yielding in between and showing the progress in `phase`), its boundary, the
+/// attack's points and the two profiles. `Ok(None)` when a newer computation
 /// (a later `generation`) has started.
 async fn compute(
     lab: LabStore,
@@ -476,37 +474,6 @@ async fn compute(
         profile_ms: points.busy_ms,
         total_ms: now_ms() - started,
     }))
-}
-
-/// Sizes chunks of work (grid rows, profile points) to take about [`CHUNK_MS`] each: one
-/// unit until a chunk has been timed, then as many as fit, growing at most fourfold per chunk
-/// so that one fast measurement cannot overshoot.
-#[derive(Default)]
-struct Pacer {
-    /// Milliseconds per unit and units of the last chunk.
-    last: Option<(f64, usize)>,
-    /// Time spent computing, without the pauses between chunks.
-    busy_ms: f64,
-    chunks: usize,
-}
-
-impl Pacer {
-    /// Units in the next chunk, at most `left`.
-    fn next(&self, left: usize) -> usize {
-        match self.last {
-            None => 1,
-            // Float to integer casts saturate; the quotient is positive.
-            Some((ms, units)) => ((CHUNK_MS / ms.max(1e-3)) as usize).clamp(1, 4 * units),
-        }
-        .min(left)
-    }
-
-    /// Records that a chunk of `units` took `ms`.
-    fn record(&mut self, ms: f64, units: usize) {
-        self.busy_ms += ms;
-        self.chunks += 1;
-        self.last = Some((ms / units as f64, units));
-    }
 }
 
 /// The coordinates (p·e1, p·e2) of the vector `p` in the plane, and whether `p` lies in it.

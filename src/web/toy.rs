@@ -8,6 +8,7 @@ use super::browser::{device_pixel_ratio, now_ms, yield_now};
 use super::export::{CsvButton, Figure, PngButton};
 use super::fields::{ChoiceField, NumberField, ProgressBar};
 use super::lab::{LabStore, LoadState, Notices, notify};
+use super::pace::Pacer;
 use super::plot::{ChartFrame, PALETTE, Series, line_chart};
 use super::train::RunState;
 use super::url::ToySettings;
@@ -15,8 +16,8 @@ use crate::ml::experiments::report::{Cell, Table};
 use crate::ml::read_f32;
 use crate::ml::toy::{
     Activation, Grid, Mesh, PhaseMetrics, SurfaceLabels, ToyConfig, ToyMlp, ToyModelConfig,
-    ToyPreset, ToyTrainer, ToyWorld, Volume, boundary_mesh, margin_section, margin_volume,
-    phase_and_grid, zero_contour,
+    ToyPreset, ToyTrainer, ToyWorld, Volume, boundary_mesh, margins, phase_on_grid, section_points,
+    zero_contour,
 };
 use burn::prelude::Device;
 use leptos::html::Canvas;
@@ -35,9 +36,9 @@ const PAD: f32 = 0.25;
 /// Epochs at most (the history keeps every one).
 const MAX_EPOCHS: usize = 2000;
 /// The most hidden-to-hidden weights, (depth − 1) × width², of a toy network. Each epoch
-/// evaluates it over the whole view (81² points, 26³ in 3-D) in one piece of work: at this
-/// size about half a second in 3-D on a slow CPU, where width 1024 at depth 8 froze the page
-/// for 4.7 s an epoch in 2-D.
+/// evaluates it over the whole view (81² points, 26³ in 3-D), in paced chunks so the page keeps
+/// answering: at this size an epoch takes about a second in 3-D on a slow 2-core CPU, and
+/// width 1024 at depth 8 would take 4.7 s an epoch in 2-D, too slow to watch.
 const MAX_HIDDEN_WEIGHTS: usize = 1 << 18;
 /// The training loop yields to the browser at least this often.
 const YIELD_MS: f64 = 30.0;
@@ -122,7 +123,7 @@ impl Settings {
             return Err(format!(
                 "width {width} at depth {depth} is too large for the page: (depth − 1) × width² \
                  may be at most {MAX_HIDDEN_WEIGHTS} (width 512 at depth 2, 256 at depth 5), as \
-                 every epoch measures the network over the whole view at once"
+                 every epoch measures the network over the whole view, which would take seconds"
             ));
         }
         Ok((
@@ -286,6 +287,7 @@ pub fn ToyPanel(
     let pitch = RwSignal::new(0.45f64);
     let section_y = RwSignal::new("0.5".to_string());
     let section = RwSignal::new(None::<(usize, f32, Vec<f32>)>);
+    let section_generation = StoredValue::new(0u32);
 
     // Show the chosen world (untrained) whenever it changes and nothing is training.
     Effect::new(move || {
@@ -457,9 +459,17 @@ pub fn ToyPanel(
             section.set(None);
             return;
         };
+        // A newer section (the slider moved, another epoch shown) stops this one at its next
+        // chunk.
+        section_generation.update_value(|g| *g += 1);
+        let id = section_generation.get_value();
         spawn_local(async move {
-            match margin_section(&model, &grid, y, &device).await {
-                Ok(values) => section.set(Some((index, y, values))),
+            let points = section_points(&grid, y);
+            let stale = || section_generation.get_value() != id;
+            let mut pace = Pacer::default();
+            match paced_margins(&model, &points, 3, GRID, &device, &mut pace, stale).await {
+                Ok(Some(values)) => section.set(Some((index, y, values))),
+                Ok(None) => {}
                 Err(e) => leptos::logging::warn!("toy section: {e}"),
             }
         });
@@ -761,19 +771,19 @@ async fn train(
         return Err("no world".into());
     };
     let mut trainer = ToyTrainer::new(&world, config, &device);
-    let record = |model: ToyMlp, loss: Option<f32>| {
-        let (world, device) = (&world, &device);
-        async move {
-            let (phase, values) =
-                phase_and_grid(&model, world, (world.dim == 2).then_some(&grid), device).await?;
-            let picture = match values {
-                Some(v) => Picture::Plane(v),
-                None => Picture::Space(margin_volume(&model, &volume, device).await?),
-            };
-            Ok::<_, String>((Frame { model, picture }, phase, loss))
-        }
+    let mut recorder = Recorder {
+        world: &world,
+        grid: &grid,
+        volume: &volume,
+        device: &device,
+        pace: Pacer::default(),
     };
-    let mut pending = vec![record(trainer.model(), None).await?];
+    let cancelled = || !toy.state.get_untracked().active();
+    let mut pending = Vec::new();
+    match recorder.record(trainer.model(), None, cancelled).await? {
+        Some(first) => pending.push(first),
+        None => return Ok(()),
+    }
     let mut last_yield = now_ms();
     let started = now_ms();
     let mut paused_ms = 0.0;
@@ -800,13 +810,96 @@ async fn train(
                 loss.map_or("unreadable".into(), |l| l.to_string())
             ));
         }
-        pending.push(record(trainer.model(), loss).await?);
+        match recorder.record(trainer.model(), loss, cancelled).await? {
+            Some(recorded) => pending.push(recorded),
+            // Cancelled while the epoch was measured: the epochs before are kept.
+            None => {
+                publish(toy, &mut pending);
+                return Ok(());
+            }
+        }
         toy.epoch_ms
             .set((now_ms() - started - paused_ms) / epoch as f64);
     }
     publish(toy, &mut pending);
     toy.state.set(RunState::Finished);
     Ok(())
+}
+
+/// Measures each epoch's model for the record: its phase numbers on the world and its margin
+/// over the view (the 2-D grid, or the 3-D volume), the view in paced chunks of rows so that
+/// even the largest network lets the page answer between them.
+struct Recorder<'a> {
+    world: &'a ToyWorld,
+    grid: &'a Grid,
+    volume: &'a Volume,
+    device: &'a Device,
+    /// Kept from epoch to epoch, so chunks start at the right size.
+    pace: Pacer,
+}
+
+impl Recorder<'_> {
+    /// The epoch's frame, phase numbers and loss; `None` when `cancelled` said so between
+    /// chunks.
+    async fn record(
+        &mut self,
+        model: ToyMlp,
+        loss: Option<f32>,
+        cancelled: impl Fn() -> bool,
+    ) -> Result<Option<(Frame, PhaseMetrics, Option<f32>)>, String> {
+        let (world, device) = (self.world, self.device);
+        let (points, dim, row) = match world.dim {
+            2 => (self.grid.points(None), 2, self.grid.resolution),
+            _ => (self.volume.points(), 3, self.volume.resolution),
+        };
+        let pace = &mut self.pace;
+        let Some(values) =
+            paced_margins(&model, &points, dim, row, device, pace, cancelled).await?
+        else {
+            return Ok(None);
+        };
+        let on_grid = (world.dim == 2).then_some((self.grid, values.as_slice()));
+        let phase = phase_on_grid(&model, world, on_grid, device).await?;
+        let picture = match world.dim {
+            2 => Picture::Plane(values),
+            _ => Picture::Space(values),
+        };
+        Ok(Some((Frame { model, picture }, phase, loss)))
+    }
+}
+
+/// The margin of `model` at `points` (`dim` coordinates each), `row` points at a time or a few
+/// rows in one chunk as `pace` sizes them, yielding to the browser between chunks; `None` when
+/// `stop` says so there.
+async fn paced_margins(
+    model: &ToyMlp,
+    points: &[f32],
+    dim: usize,
+    row: usize,
+    device: &Device,
+    pace: &mut Pacer,
+    stop: impl Fn() -> bool,
+) -> Result<Option<Vec<f32>>, String> {
+    let count = points.len() / dim;
+    let rows = count.div_ceil(row);
+    let mut values = Vec::with_capacity(count);
+    let mut done = 0;
+    while done < rows {
+        let chunk = pace.next(rows - done);
+        let (from, to) = (done * row, ((done + chunk) * row).min(count));
+        let t0 = now_ms();
+        let piece = margins(model, &points[from * dim..to * dim], dim, device);
+        values.extend(read_f32(piece).await?);
+        pace.record(now_ms() - t0, chunk);
+        done += chunk;
+        if done < rows {
+            yield_now().await;
+            if stop() {
+                return Ok(None);
+            }
+        }
+    }
+    Ok(Some(values))
 }
 
 /// Moves recorded epochs into the run and the charts, and shows the newest if following.
