@@ -2,12 +2,15 @@
 //! browser.
 //!
 //! [`ml`] is the science and runs anywhere burn runs; [`cli`] is the native command-line
-//! program; `web` (wasm32 only) is the page, thin glue over `ml`.
+//! program; `web` (wasm32 only) is the page, thin glue over `ml`. [`link`] (the page's address)
+//! and [`pace`] (chunks of main-thread work) are the page's logic that needs no browser, so
+//! native tests reach it.
 
 #[cfg(not(target_arch = "wasm32"))]
 pub mod cli;
 pub mod link;
 pub mod ml;
+pub mod pace;
 #[cfg(target_arch = "wasm32")]
 pub mod web;
 

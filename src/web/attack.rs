@@ -11,7 +11,6 @@ use super::draw::{DrawPad, UploadPicture};
 use super::export::{CsvButton, Figure, PngButton};
 use super::fields::NumberField;
 use super::lab::{LabStore, LoadState, Notices, notify};
-use super::pace::Pacer;
 use super::plot::{diverging_gradient_css, diverging_heatmap, probability_bars, unit_image};
 use super::pretrained::{StartingModels, StartingSignal};
 use super::slice::{Attacked, AttackedSignal};
@@ -24,6 +23,7 @@ use crate::ml::dataset::Dataset;
 use crate::ml::experiments::report::{Cell, Table};
 use crate::ml::manifold::{l2_norm, on_manifold_fraction, random_subspace, tangent_basis};
 use crate::ml::rng::Rng;
+use crate::pace::Pacer;
 use leptos::html::Canvas;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
@@ -981,7 +981,7 @@ async fn attack(
 }
 
 /// Runs PGD attacks in chunks of steps sized to take about
-/// [`CHUNK_MS`](super::pace::CHUNK_MS) each, yielding to the browser between chunks and
+/// [`CHUNK_MS`](crate::pace::CHUNK_MS) each, yielding to the browser between chunks and
 /// showing the progress as "step i of n" in `phase`.
 struct PgdProgress {
     phase: RwSignal<Option<String>>,

@@ -14,7 +14,6 @@ mod idb;
 mod lab;
 mod manifold;
 mod models;
-mod pace;
 mod plot;
 mod pretrained;
 mod slice;

@@ -9,7 +9,6 @@ use super::browser::{now_ms, yield_now};
 use super::export::{CsvButton, Figure, PngButton};
 use super::fields::{ChoiceField, NumberField};
 use super::lab::{LabStore, LoadState, Notices, notify};
-use super::pace::Pacer;
 use super::plot::{
     ChartFrame, ClassMap, MapMarker, MarkerShape, PALETTE, Series, class_colour_css, class_map,
     line_chart,
@@ -20,6 +19,7 @@ use crate::ml::manifold::random_subspace;
 use crate::ml::rng::Rng;
 use crate::ml::slice::{Profile, SliceSpec, crossing, line_margins, plane_basis, slice_rows};
 use crate::ml::toy::{Grid, Segment, lerp, zero_contour};
+use crate::pace::Pacer;
 use leptos::html::Canvas;
 use leptos::prelude::*;
 use leptos::task::spawn_local;

@@ -8,7 +8,6 @@ use super::browser::{device_pixel_ratio, now_ms, yield_now};
 use super::export::{CsvButton, Figure, PngButton};
 use super::fields::{ChoiceField, NumberField, ProgressBar};
 use super::lab::{LabStore, LoadState, Notices, notify};
-use super::pace::Pacer;
 use super::plot::{ChartFrame, PALETTE, Series, line_chart};
 use super::train::RunState;
 use super::url::ToySettings;
@@ -19,6 +18,7 @@ use crate::ml::toy::{
     ToyPreset, ToyTrainer, ToyWorld, Volume, boundary_mesh, margins, phase_on_grid, section_points,
     zero_contour,
 };
+use crate::pace::Pacer;
 use burn::prelude::Device;
 use leptos::html::Canvas;
 use leptos::prelude::*;
