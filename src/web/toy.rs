@@ -771,13 +771,7 @@ async fn train(
         return Err("no world".into());
     };
     let mut trainer = ToyTrainer::new(&world, config, &device);
-    let mut recorder = Recorder {
-        world: &world,
-        grid: &grid,
-        volume: &volume,
-        device: &device,
-        pace: Pacer::default(),
-    };
+    let mut recorder = Recorder::new(&world, &grid, &volume, &device);
     let cancelled = || !toy.state.get_untracked().active();
     let mut pending = Vec::new();
     match recorder.record(trainer.model(), None, cancelled).await? {
@@ -832,13 +826,32 @@ async fn train(
 struct Recorder<'a> {
     world: &'a ToyWorld,
     grid: &'a Grid,
-    volume: &'a Volume,
     device: &'a Device,
+    /// The view's points (`dim` coordinates each, rows of `row` points), made once a run.
+    view: Vec<f32>,
+    dim: usize,
+    row: usize,
     /// Kept from epoch to epoch, so chunks start at the right size.
     pace: Pacer,
 }
 
-impl Recorder<'_> {
+impl<'a> Recorder<'a> {
+    fn new(world: &'a ToyWorld, grid: &'a Grid, volume: &Volume, device: &'a Device) -> Self {
+        let (view, dim, row) = match world.dim {
+            2 => (grid.points(None), 2, grid.resolution),
+            _ => (volume.points(), 3, volume.resolution),
+        };
+        Self {
+            world,
+            grid,
+            device,
+            view,
+            dim,
+            row,
+            pace: Pacer::default(),
+        }
+    }
+
     /// The epoch's frame, phase numbers and loss; `None` when `cancelled` said so between
     /// chunks.
     async fn record(
@@ -848,13 +861,8 @@ impl Recorder<'_> {
         cancelled: impl Fn() -> bool,
     ) -> Result<Option<(Frame, PhaseMetrics, Option<f32>)>, String> {
         let (world, device) = (self.world, self.device);
-        let (points, dim, row) = match world.dim {
-            2 => (self.grid.points(None), 2, self.grid.resolution),
-            _ => (self.volume.points(), 3, self.volume.resolution),
-        };
-        let pace = &mut self.pace;
-        let Some(values) =
-            paced_margins(&model, &points, dim, row, device, pace, cancelled).await?
+        let (view, dim, row, pace) = (&self.view, self.dim, self.row, &mut self.pace);
+        let Some(values) = paced_margins(&model, view, dim, row, device, pace, cancelled).await?
         else {
             return Ok(None);
         };
