@@ -14,7 +14,7 @@
 //! the CNN about 98.5% after ten.
 
 use super::adam::Adam;
-use super::batch::{Batch, DeviceSplit, EpochCursor, StepParts, part_gradient, translate};
+use super::batch::{DeviceSplit, EpochCursor, StepParts, part_gradient, translate};
 use super::model::{Classifier, ClassifierKind, ImageShape, count_correct, cross_entropy};
 use super::rng::Rng;
 use burn::module::{ModuleMapper, ModuleVisitor, Param, ParamId};
@@ -324,11 +324,11 @@ impl Trainer {
             let (loss, correct) = batch_loss(self.net(), images, labels);
             let metrics = Tensor::cat(vec![loss.clone().detach(), correct], 0).without_autodiff();
             (
-                GradientsParams::from_grads(loss.backward(), self.net()),
+                vec![GradientsParams::from_grads(loss.backward(), self.net())],
                 metrics,
             )
         } else {
-            self.sharded_gradient(batch.clone(), images, labels)
+            self.sharded_gradient(batch.indices.len(), images, labels)
         };
         self.optimise(learning_rate, grads);
         self.update_average(before);
@@ -397,7 +397,7 @@ impl Trainer {
             partial.parts.batch.indices.len(),
         );
         let (grads, metrics) = partial.parts.finish();
-        self.optimise(partial.learning_rate, grads);
+        self.optimise(partial.learning_rate, vec![grads]);
         self.update_average(partial.before);
         Some(StepOutput {
             epoch,
@@ -407,14 +407,14 @@ impl Trainer {
         })
     }
 
-    /// One Adam step along `grads`. The optimiser is handed the only copy of the model, so on
-    /// the CPU it can update the weights without copying them first.
-    fn optimise(&mut self, learning_rate: f64, grads: GradientsParams) {
+    /// One Adam step along the sum of the gradients `parts`. The optimiser is handed the only
+    /// copy of the model, so on the CPU it can update the weights without copying them first.
+    fn optimise(&mut self, learning_rate: f64, parts: Vec<GradientsParams>) {
         let model = self
             .model
             .take()
             .expect("the model is back after each step");
-        self.model = Some(self.optim.step(learning_rate, model, grads));
+        self.model = Some(self.optim.step_sum(learning_rate, model, parts));
     }
 
     /// The classifier being trained, with autodiff.
@@ -424,16 +424,17 @@ impl Trainer {
             .expect("the model is back after each step")
     }
 
-    /// The gradient and metrics of `batch` (its `images` after augmentation and replacement),
-    /// its two halves taken side by side on the CPU's cores, each by a replica of the model
-    /// with its own autodiff graph, and summed as [`StepParts`] sums the parts of a step.
+    /// The gradient and metrics of a batch of `rows` `images` (after augmentation and
+    /// replacement), its two halves taken side by side on the CPU's cores, each by a replica of
+    /// the model with its own autodiff graph: the halves' gradients (each weighted by its share
+    /// of the batch, as [`StepParts`] weighs the parts of a step), for the optimiser to sum
+    /// where it reads them, and their summed metrics.
     fn sharded_gradient(
         &self,
-        batch: Batch,
+        rows: usize,
         images: Tensor<2>,
         labels: Tensor<1, Int>,
-    ) -> (GradientsParams, Tensor<1>) {
-        let rows = batch.indices.len();
+    ) -> (Vec<GradientsParams>, Tensor<1>) {
         let half = rows / 2;
         let device = images.device().autodiff();
         let shard = |first: usize, count: usize| {
@@ -448,11 +449,9 @@ impl Trainer {
                 })
             }
         };
-        let (first, second) = super::cores::side_by_side(shard(0, half), shard(half, rows - half));
-        let mut parts = StepParts::new(batch);
-        parts.add_gradient(self.net(), half, first);
-        parts.add_gradient(self.net(), rows - half, second);
-        parts.finish()
+        let ((first, first_metrics), (second, second_metrics)) =
+            super::cores::side_by_side(shard(0, half), shard(half, rows - half));
+        (vec![first, second], first_metrics + second_metrics)
     }
 
     /// `images` `[batch, pixels]`, each shifted by its own random offset (see
