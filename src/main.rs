@@ -5,7 +5,7 @@ fn main() -> std::process::ExitCode {
     // The work runs on one of rayon's threads rather than beside them: the pieces it splits
     // off (the halves of a training step, matrix products) are then picked up by the other
     // threads or taken back in place, instead of each being handed across from the main
-    // thread and waited for (about 4% more examples/s in training, BENCHMARKS.md).
+    // thread and waited for (about 4% more examples/s in training: bench/README.md).
     rayon::ThreadPoolBuilder::new()
         .stack_size(8 << 20)
         .build_global()
