@@ -4,11 +4,12 @@
 //!
 //! On the CPU backend (Flex) a tensor lives in host memory, so the moments are kept as plain
 //! arrays and each step reads a parameter and its gradient once (or the gradients of a batch's
-//! parts, summed in the same loop) and updates the moments and the parameter where they lie.
-//! The arithmetic is burn's (`burn::optim::Adam`, with the parts added as burn's
+//! two halves, summed in the same loop) and updates the moments and the parameter where they
+//! lie. The arithmetic is burn's (`burn::optim::Adam`, with the parts added as burn's
 //! `GradientsAccumulator` adds them: the same f32 operations in the same order, so the same
-//! bits; see the tests). On any other device (WebGPU) the step is burn's own [`ModuleOptimizer`], as reading
-//! the weights back to the host every step would cost far more than it saves.
+//! bits; see the tests). On any other device (WebGPU) the step is burn's own
+//! [`ModuleOptimizer`], as reading the weights back to the host every step would cost far more
+//! than it saves.
 
 use burn::module::{Module, ModuleMapper, Param, ParamId};
 use burn::optim::{AdamConfig, GradientsAccumulator, GradientsParams, ModuleOptimizer};
@@ -75,9 +76,9 @@ impl Adam {
 
     /// `module` after one Adam step with `learning_rate` along the sum of the gradients `parts`
     /// (a step's batch taken in parts), as [`Adam::step`] along their sum added up by burn's
-    /// `GradientsAccumulator` in the order given, to the bit. On the CPU the sum is taken
-    /// inside the update's loop, so no summed gradient is ever written; a parameter without a
-    /// gradient in any part is left as it is.
+    /// `GradientsAccumulator` in the order given, to the bit. On the CPU the sum of one or two
+    /// parts is taken inside the update's loop, so no summed gradient is written (more parts
+    /// are summed first); a parameter without a gradient in any part is left as it is.
     pub fn step_sum<M: Module>(
         &mut self,
         learning_rate: f64,
@@ -113,7 +114,7 @@ struct HostStep<'a> {
 
 impl ModuleMapper for HostStep<'_> {
     fn map_float<const D: usize>(&mut self, param: Param<Tensor<D>>) -> Param<Tensor<D>> {
-        // Each part's gradient read where it lies, without a copy.
+        // Each part's gradient read where it lies (copied only if it is shared or is a view).
         let grads: Vec<TensorData> = self
             .parts
             .iter_mut()
@@ -128,7 +129,7 @@ impl ModuleMapper for HostStep<'_> {
         let require_grad = tensor.is_require_grad();
         let inner = tensor.inner();
         let device = inner.device();
-        // Updated where they lie (copied first only if they are shared).
+        // Updated where they lie (copied first only if they are shared or are a view).
         let mut data = inner.into_data();
         let weights = data
             .as_mut_slice::<f32>()

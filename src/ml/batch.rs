@@ -176,14 +176,7 @@ impl<M: Module> StepParts<M> {
         loss: Tensor<1>,
         metrics: impl FnOnce(Tensor<1>) -> Tensor<1>,
     ) {
-        let part = part_gradient(model, count, self.batch.indices.len(), loss, metrics);
-        self.add_gradient(model, count, part);
-    }
-
-    /// Adds a part of `count` rows whose gradient and metrics [`part_gradient`] has computed
-    /// (perhaps on another thread, for a replica of `model`).
-    pub fn add_gradient(&mut self, model: &M, count: usize, part: (GradientsParams, Tensor<1>)) {
-        let (grads, metrics) = part;
+        let (grads, metrics) = part_gradient(model, count, self.batch.indices.len(), loss, metrics);
         self.metrics = Some(match self.metrics.take() {
             None => metrics,
             Some(sum) => sum + metrics,

@@ -407,8 +407,9 @@ impl Trainer {
         })
     }
 
-    /// One Adam step along the sum of the gradients `parts`. The optimiser is handed the only
-    /// copy of the model, so on the CPU it can update the weights without copying them first.
+    /// One Adam step along the sum of the gradients `parts`. The optimiser is handed the
+    /// trainer's copy of the model, usually the only one, so on the CPU it can update the
+    /// weights without copying them first.
     fn optimise(&mut self, learning_rate: f64, parts: Vec<GradientsParams>) {
         let model = self
             .model
