@@ -253,7 +253,7 @@ fn update(
     }
 }
 
-/// The update of [`update`] on one run of elements, with the widest vectors the CPU has.
+/// The update of [`update`] on one run of elements.
 fn update_run(
     weights: &mut [f32],
     grad: Gradient<'_>,
@@ -261,20 +261,26 @@ fn update_run(
     second: &mut [f32],
     k: Factors,
 ) {
+    match grad {
+        Gradient::One(g) => update_widest(weights, [g], first, second, k),
+        Gradient::Two(g, h) => update_widest(weights, [g, h], first, second, k),
+    }
+}
+
+/// [`update_elements`] with the widest vectors the CPU has.
+fn update_widest<const PARTS: usize>(
+    weights: &mut [f32],
+    grad: [&[f32]; PARTS],
+    first: &mut [f32],
+    second: &mut [f32],
+    k: Factors,
+) {
     #[cfg(target_arch = "x86_64")]
     if std::arch::is_x86_feature_detected!("avx512f") {
         // SAFETY: the CPU has AVX-512F, checked just above.
-        return unsafe {
-            match grad {
-                Gradient::One(g) => update_run_avx512(weights, [g], first, second, k),
-                Gradient::Two(g, h) => update_run_avx512(weights, [g, h], first, second, k),
-            }
-        };
+        return unsafe { update_run_avx512(weights, grad, first, second, k) };
     }
-    match grad {
-        Gradient::One(g) => update_elements(weights, [g], first, second, k),
-        Gradient::Two(g, h) => update_elements(weights, [g, h], first, second, k),
-    }
+    update_elements(weights, grad, first, second, k);
 }
 
 /// [`update_elements`] compiled for AVX-512 (the same operations on 16 lanes).
