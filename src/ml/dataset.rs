@@ -125,6 +125,86 @@ pub fn fnv1a64(bytes: &[u8]) -> u64 {
     hash
 }
 
+/// The fixed header of a dataset file, read and checked for consistency.
+struct Header {
+    name: String,
+    height: usize,
+    width: usize,
+    channels: usize,
+    classes: usize,
+    train_count: usize,
+    test_count: usize,
+    names_len: usize,
+    checksum: u64,
+    /// Bytes per image.
+    image_len: usize,
+    /// Length of the whole file the header describes.
+    file_len: usize,
+}
+
+impl Header {
+    /// Reads the header at the start of `bytes` (which may hold more of the file, or all of it).
+    fn read(bytes: &[u8]) -> Result<Self, DatasetError> {
+        if bytes.len() < MAGIC.len() || &bytes[..MAGIC.len()] != MAGIC {
+            return Err(DatasetError::NotADatasetFile);
+        }
+        if bytes.len() < HEADER_LEN {
+            return Err(DatasetError::Truncated {
+                expected: HEADER_LEN,
+                actual: bytes.len(),
+            });
+        }
+        let word = |i: usize| {
+            let at = MAGIC.len() + 4 * i;
+            u32::from_le_bytes(bytes[at..at + 4].try_into().expect("4 bytes")) as usize
+        };
+        let version = word(0) as u32;
+        if version != FORMAT_VERSION {
+            return Err(DatasetError::UnsupportedVersion(version));
+        }
+        let (height, width, channels, classes) = (word(1), word(2), word(3), word(4));
+        let (train_count, test_count, names_len) = (word(5), word(6), word(7));
+        let checksum = u64::from_le_bytes(bytes[40..48].try_into().expect("8 bytes"));
+        let name_field = &bytes[48..64];
+        let name_end = name_field.iter().position(|&b| b == 0).unwrap_or(16);
+        let name = std::str::from_utf8(&name_field[..name_end])
+            .map_err(|_| DatasetError::Inconsistent("dataset name is not UTF-8".into()))?
+            .to_string();
+
+        let image_len = height
+            .checked_mul(width)
+            .and_then(|v| v.checked_mul(channels))
+            .ok_or_else(|| DatasetError::Inconsistent("image size overflows".into()))?;
+        let split_len = |count: usize| image_len.checked_add(1).and_then(|l| count.checked_mul(l));
+        let file_len = split_len(train_count)
+            .zip(split_len(test_count))
+            .and_then(|(a, b)| a.checked_add(b))
+            .and_then(|v| v.checked_add(names_len))
+            .and_then(|v| v.checked_add(HEADER_LEN))
+            .ok_or_else(|| DatasetError::Inconsistent("counts overflow".into()))?;
+        Ok(Self {
+            name,
+            height,
+            width,
+            channels,
+            classes,
+            train_count,
+            test_count,
+            names_len,
+            checksum,
+            image_len,
+            file_len,
+        })
+    }
+}
+
+/// The length of the whole dataset file that `start` begins, read from its header: how much a
+/// download still has to come. `start` may be any prefix of the file at least
+/// [`HEADER_LEN`] bytes long; a shorter one is `Truncated`, a foreign one `NotADatasetFile`.
+pub fn file_len(start: &[u8]) -> Result<usize, DatasetError> {
+    Header::read(start).map(|h| h.file_len)
+}
+
 impl Dataset {
     /// Number of values in one image (height × width × channels).
     pub fn image_len(&self) -> usize {
@@ -222,43 +302,8 @@ impl Dataset {
 
     /// Decodes a file in the Dimple format, checking its header, its size and its checksum.
     pub fn decode(bytes: &[u8]) -> Result<Self, DatasetError> {
-        if bytes.len() < MAGIC.len() || &bytes[..MAGIC.len()] != MAGIC {
-            return Err(DatasetError::NotADatasetFile);
-        }
-        if bytes.len() < HEADER_LEN {
-            return Err(DatasetError::Truncated {
-                expected: HEADER_LEN,
-                actual: bytes.len(),
-            });
-        }
-        let word = |i: usize| {
-            let at = MAGIC.len() + 4 * i;
-            u32::from_le_bytes(bytes[at..at + 4].try_into().expect("4 bytes")) as usize
-        };
-        let version = word(0) as u32;
-        if version != FORMAT_VERSION {
-            return Err(DatasetError::UnsupportedVersion(version));
-        }
-        let (height, width, channels, classes) = (word(1), word(2), word(3), word(4));
-        let (train_count, test_count, names_len) = (word(5), word(6), word(7));
-        let stored = u64::from_le_bytes(bytes[40..48].try_into().expect("8 bytes"));
-        let name_field = &bytes[48..64];
-        let name_end = name_field.iter().position(|&b| b == 0).unwrap_or(16);
-        let name = std::str::from_utf8(&name_field[..name_end])
-            .map_err(|_| DatasetError::Inconsistent("dataset name is not UTF-8".into()))?
-            .to_string();
-
-        let image_len = height
-            .checked_mul(width)
-            .and_then(|v| v.checked_mul(channels))
-            .ok_or_else(|| DatasetError::Inconsistent("image size overflows".into()))?;
-        let split_len = |count: usize| image_len.checked_add(1).and_then(|l| count.checked_mul(l));
-        let expected = split_len(train_count)
-            .zip(split_len(test_count))
-            .and_then(|(a, b)| a.checked_add(b))
-            .and_then(|v| v.checked_add(names_len))
-            .and_then(|v| v.checked_add(HEADER_LEN))
-            .ok_or_else(|| DatasetError::Inconsistent("counts overflow".into()))?;
+        let header = Header::read(bytes)?;
+        let expected = header.file_len;
         if bytes.len() < expected {
             return Err(DatasetError::Truncated {
                 expected,
@@ -273,35 +318,39 @@ impl Dataset {
         }
         let body = &bytes[HEADER_LEN..];
         let computed = fnv1a64(body);
-        if computed != stored {
-            return Err(DatasetError::ChecksumMismatch { stored, computed });
+        if computed != header.checksum {
+            return Err(DatasetError::ChecksumMismatch {
+                stored: header.checksum,
+                computed,
+            });
         }
-        let names = std::str::from_utf8(&body[..names_len])
+        let names = std::str::from_utf8(&body[..header.names_len])
             .map_err(|_| DatasetError::Inconsistent("class names are not UTF-8".into()))?;
         let class_names: Vec<String> = names.split('\n').map(str::to_string).collect();
-        if class_names.len() != classes {
+        if class_names.len() != header.classes {
             return Err(DatasetError::Inconsistent(format!(
-                "header says {classes} classes but {} class names follow",
+                "header says {} classes but {} class names follow",
+                header.classes,
                 class_names.len()
             )));
         }
-        let mut rest = &body[names_len..];
+        let mut rest = &body[header.names_len..];
         let mut take_split = |count: usize| {
             let (labels, tail) = rest.split_at(count);
-            let (pixels, tail) = tail.split_at(count * image_len);
+            let (pixels, tail) = tail.split_at(count * header.image_len);
             rest = tail;
             Split {
                 labels: labels.to_vec(),
                 pixels: pixels.to_vec(),
             }
         };
-        let train = take_split(train_count);
-        let test = take_split(test_count);
+        let train = take_split(header.train_count);
+        let test = take_split(header.test_count);
         let dataset = Dataset {
-            name,
-            height,
-            width,
-            channels,
+            name: header.name,
+            height: header.height,
+            width: header.width,
+            channels: header.channels,
             class_names,
             train,
             test,
@@ -487,6 +536,27 @@ mod tests {
                 other => panic!("cut at {cut}: {other:?}"),
             }
         }
+    }
+
+    #[test]
+    fn every_prefix_with_a_whole_header_gives_the_file_length() {
+        let bytes = tiny().encode().unwrap();
+        for cut in 0..=bytes.len() {
+            match (file_len(&bytes[..cut]), cut) {
+                (Ok(len), cut) if cut >= HEADER_LEN => assert_eq!(len, bytes.len()),
+                (Err(DatasetError::Truncated { expected, actual }), cut)
+                    if cut >= MAGIC.len() && cut < HEADER_LEN =>
+                {
+                    assert_eq!((expected, actual), (HEADER_LEN, cut));
+                }
+                (Err(DatasetError::NotADatasetFile), cut) if cut < MAGIC.len() => {}
+                other => panic!("cut at {cut}: {other:?}"),
+            }
+        }
+        assert_eq!(
+            file_len(b"<!DOCTYPE html><html><head><title>404</title></head><body>gone</body>"),
+            Err(DatasetError::NotADatasetFile)
+        );
     }
 
     #[test]

@@ -67,6 +67,101 @@ pub async fn fetch_bytes(url: &str) -> Result<Vec<u8>, String> {
     Ok(Uint8Array::new(&buffer).to_vec())
 }
 
+/// How a download ended without its bytes.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum FetchError {
+    /// The visitor stopped it.
+    Cancelled,
+    /// What went wrong, for a notice.
+    Failed(String),
+}
+
+/// Stops a download started by [`fetch_streamed`].
+#[derive(Clone)]
+pub struct Abort(web_sys::AbortController);
+
+impl Abort {
+    pub fn new() -> Self {
+        Self(web_sys::AbortController::new().expect("AbortController"))
+    }
+
+    pub fn abort(&self) {
+        self.0.abort();
+    }
+
+    fn aborted(&self) -> bool {
+        self.0.signal().aborted()
+    }
+}
+
+impl Default for Abort {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// Fetches `url` (same origin) piece by piece as it arrives. After each piece, `progress` sees
+/// the bytes so far and may stop the download with a message (a file it can already tell is
+/// wrong); `abort` stops it for the visitor.
+pub async fn fetch_streamed(
+    url: &str,
+    abort: &Abort,
+    mut progress: impl FnMut(&[u8]) -> Result<(), String>,
+) -> Result<Vec<u8>, FetchError> {
+    let failed = |what: &str, e: JsValue| {
+        if abort.aborted() {
+            FetchError::Cancelled
+        } else {
+            FetchError::Failed(format!("{what} {url}: {}", describe(&e)))
+        }
+    };
+    let init = web_sys::RequestInit::new();
+    init.set_signal(Some(&abort.0.signal()));
+    let response = JsFuture::from(window().fetch_with_str_and_init(url, &init))
+        .await
+        .map_err(|e| failed("could not fetch", e))?;
+    let response: web_sys::Response = response.unchecked_into();
+    if !response.ok() {
+        return Err(FetchError::Failed(format!(
+            "could not fetch {url}: HTTP {} {}",
+            response.status(),
+            response.status_text()
+        )));
+    }
+    // The length on the wire: the file's own length unless the server compressed it.
+    let announced = response
+        .headers()
+        .get("content-length")
+        .ok()
+        .flatten()
+        .and_then(|l| l.parse::<usize>().ok())
+        .unwrap_or(0);
+    let mut bytes = Vec::with_capacity(announced);
+    let Some(body) = response.body() else {
+        return Ok(bytes);
+    };
+    let reader: web_sys::ReadableStreamDefaultReader = body.get_reader().unchecked_into();
+    loop {
+        let chunk = JsFuture::from(reader.read())
+            .await
+            .map_err(|e| failed("could not read", e))?;
+        if get(&chunk, "done").and_then(|d| d.as_bool()) == Some(true) {
+            return Ok(bytes);
+        }
+        let Some(piece) = get(&chunk, "value") else {
+            continue;
+        };
+        let piece: Uint8Array = piece.unchecked_into();
+        let start = bytes.len();
+        bytes.resize(start + piece.length() as usize, 0);
+        piece.copy_to(&mut bytes[start..]);
+        if let Err(message) = progress(&bytes) {
+            let _ = reader.cancel();
+            return Err(FetchError::Failed(format!("{url}: {message}")));
+        }
+    }
+}
+
 /// A readable message for a JavaScript error value.
 pub fn describe(value: &JsValue) -> String {
     if let Some(error) = value.dyn_ref::<js_sys::Error>() {

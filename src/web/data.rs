@@ -2,19 +2,113 @@
 //! or Fashion-MNIST's clothes) and of its part (the default bundle, or MNIST's full set,
 //! fetched only when the visitor asks for it).
 
-use super::browser;
+use super::browser::{self, Abort, FetchError};
+use super::fields::ProgressBar;
 use super::lab::{Lab, LabStore, LoadState, Notices, notify};
 use super::url::DataSettings;
-use crate::ml::dataset::Dataset;
+use crate::ml::dataset::{self, Dataset};
 use crate::ml::mnist::Source;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 
-/// Fetches and decodes a dataset file shipped under `data/`.
-pub async fn load_dataset(file: &str) -> Result<Dataset, String> {
+/// The dataset download under way, if any: how far it got, and the handle that stops it.
+#[derive(Clone, Copy)]
+pub struct Download {
+    /// Bytes received, and the file's length once its header has arrived.
+    received: RwSignal<Option<(usize, Option<usize>)>>,
+    /// Whether the visitor may stop it (there is data to fall back on).
+    cancellable: RwSignal<bool>,
+    abort: StoredValue<Option<Abort>, LocalStorage>,
+}
+
+impl Download {
+    pub fn new() -> Self {
+        Self {
+            received: RwSignal::new(None),
+            cancellable: RwSignal::new(false),
+            abort: StoredValue::new_local(None),
+        }
+    }
+
+    /// Stops the download under way; its `load_dataset` returns `FetchError::Cancelled`.
+    pub fn cancel(&self) {
+        self.abort.with_value(|a| {
+            if let Some(a) = a {
+                a.abort();
+            }
+        });
+    }
+}
+
+impl Default for Download {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// Fetches and decodes a dataset file shipped under `data/`, showing its progress in
+/// `download`. A file that announces itself as something else is refused as soon as its header
+/// has arrived; one that stops short is reported as cut off, with how much came.
+pub async fn load_dataset(
+    file: &str,
+    download: Download,
+    cancellable: bool,
+) -> Result<Dataset, FetchError> {
     let url = format!("data/{file}");
-    let bytes = browser::fetch_bytes(&url).await?;
-    Dataset::decode(&bytes).map_err(|e| format!("{url}: {e}"))
+    let abort = Abort::new();
+    download.abort.set_value(Some(abort.clone()));
+    download.cancellable.set(cancellable);
+    download.received.set(Some((0, None)));
+    let mut shown = (0, None);
+    let fetched = browser::fetch_streamed(&url, &abort, |bytes| {
+        let total = match bytes.len() {
+            n if n < dataset::HEADER_LEN => None,
+            _ => Some(dataset::file_len(bytes).map_err(|e| e.to_string())?),
+        };
+        // A new figure on the page every half per cent (or 256 KB before the length is known).
+        let step = total.map_or(1 << 18, |t| (t / 200).max(1));
+        if total != shown.1 || bytes.len() / step != shown.0 / step {
+            shown = (bytes.len(), total);
+            download.received.set(Some(shown));
+        }
+        Ok(())
+    })
+    .await;
+    download.received.set(None);
+    download.abort.set_value(None);
+    Dataset::decode(&fetched?).map_err(|e| FetchError::Failed(format!("{url}: {e}")))
+}
+
+/// Megabytes, to one decimal.
+fn megabytes(bytes: usize) -> String {
+    format!("{:.1} MB", bytes as f64 / 1e6)
+}
+
+/// The download under way, as a bar with its figures and (where there is data to fall back
+/// on) a Cancel button.
+#[component]
+pub fn DownloadProgress(download: Download) -> impl IntoView {
+    let percent = Signal::derive(move || match download.received.get() {
+        Some((got, Some(total))) if total > 0 => (got * 100 / total).min(100) as u32,
+        _ => 0,
+    });
+    move || {
+        download.received.get().map(|(got, total)| {
+            view! {
+                <div class="download" data-testid="download" data-received=got
+                    data-total=total.map(|t| t.to_string())>
+                    <ProgressBar testid="download-progress" label="Dataset download" percent/>
+                    <span class="small">{match total {
+                        Some(t) => format!("{} of {}", megabytes(got), megabytes(t)),
+                        None => megabytes(got),
+                    }}</span>
+                    {move || download.cancellable.get().then(|| view! {
+                        <button data-testid="download-cancel" on:click=move |_| download.cancel()>"Cancel"</button>
+                    })}
+                </div>
+            }
+        })
+    }
 }
 
 /// The dataset's usual name ("Fashion-MNIST"), or its file name in capitals.
@@ -85,26 +179,30 @@ pub fn DataPanel(
     notices: Notices,
     /// The dataset and its part, shared with the page's address.
     url: DataSettings,
+    download: Download,
 ) -> impl IntoView {
     let DataSettings { source, size } = url;
-    let info = Memo::new(move |_| {
-        (load.get() == LoadState::Ready)
-            .then(|| lab.with_value(|l| l.as_ref().map(|l| describe(&l.dataset))))
-            .flatten()
-            .unwrap_or_else(|| "loading…".into())
+    let info = Memo::new(move |_| match load.get() {
+        LoadState::Ready => lab
+            .with_value(|l| l.as_ref().map(|l| describe(&l.dataset)))
+            .unwrap_or_default(),
+        LoadState::Loading(_) => "loading…".into(),
+        LoadState::Failed(_) => "not loaded".into(),
     });
     // Tracks `load` too: before the lab exists there is no run count to watch.
     let training = move || {
         load.track();
         lab.with_value(|l| l.as_ref().is_some_and(Lab::training))
     };
-    let locked = move || matches!(load.get(), LoadState::Loading(_)) || training();
+    // Without a lab (its data failed to load) there is nothing to switch from.
+    let locked = move || load.get() != LoadState::Ready || training();
 
-    // Loads `file`; if that fails, the previous data stays and the choices go back.
+    // Loads `file`; if that fails or is cancelled, the previous data stays and the choices go
+    // back.
     let fetch = move |file: &'static str, previous: (Source, String)| {
         load.set(LoadState::Loading(format!("Loading {file}…")));
         spawn_local(async move {
-            match load_dataset(file).await {
+            match load_dataset(file, download, true).await {
                 Ok(dataset) => {
                     let notice = lab
                         .try_update_value(|l| {
@@ -121,11 +219,22 @@ pub fn DataPanel(
                     }
                 }
                 Err(e) => {
-                    notify(
-                        notices,
-                        true,
-                        format!("The dataset could not be loaded: {e}. The previous one is kept."),
-                    );
+                    let kept = lab
+                        .with_value(|l| l.as_ref().map(|l| label_of(&l.dataset.name)))
+                        .unwrap_or_else(|| "previous".into());
+                    let (error, text) = match e {
+                        FetchError::Cancelled => (
+                            false,
+                            format!("Loading {file} was cancelled. The {kept} data is kept."),
+                        ),
+                        FetchError::Failed(e) => (
+                            true,
+                            format!(
+                                "The dataset could not be loaded: {e}. The {kept} data is kept."
+                            ),
+                        ),
+                    };
+                    notify(notices, error, text);
                     source.set(previous.0);
                     size.set(previous.1);
                 }

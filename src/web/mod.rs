@@ -24,6 +24,7 @@ mod url;
 use crate::ml::mnist;
 use attack::AttackPanel;
 use backend::{BackendKind, BackendRequest};
+use browser::FetchError;
 use gallery::Gallery;
 use lab::{Lab, LabStore, LoadState, Notices, notify};
 use leptos::prelude::*;
@@ -44,6 +45,7 @@ fn App() -> impl IntoView {
     let backend_kind = RwSignal::new(None::<BackendKind>);
     let notices: Notices = RwSignal::new(Vec::new());
     let load = RwSignal::new(LoadState::Loading("Choosing a backend…".into()));
+    let download = data::Download::new();
     let lab: LabStore = StoredValue::new_local(None);
     let gallery = RwSignal::new(Vec::new());
     // Every setting, from the address; each problem in it is reported as a notice.
@@ -87,15 +89,41 @@ fn App() -> impl IntoView {
             notify(notices, false, n);
         }
         let source = settings.data.source.get_untracked();
-        let file = match (
-            settings.data.size.get_untracked().as_str(),
-            source.full_file(),
-        ) {
-            ("full", Some(full)) => full,
-            _ => source.bundle_file(),
-        };
         load.set(LoadState::Loading(format!("Loading {}…", source.label())));
-        let loaded = data::load_dataset(file).await;
+        let full = (settings.data.size.get_untracked() == "full")
+            .then(|| source.full_file())
+            .flatten();
+        // The full set may be cancelled, or fail, and then the page opens on the bundle.
+        let mut loaded = None;
+        if let Some(file) = full {
+            match data::load_dataset(file, download, true).await {
+                Ok(dataset) => loaded = Some(dataset),
+                Err(e) => {
+                    let (error, why) = match e {
+                        FetchError::Failed(e) => (true, format!("could not be loaded ({e})")),
+                        FetchError::Cancelled => (false, "was cancelled".into()),
+                    };
+                    notify(
+                        notices,
+                        error,
+                        format!(
+                            "The full set of {} {why}; opening the bundle (12,000 training and 2,000 test images) instead.",
+                            source.label()
+                        ),
+                    );
+                    settings.data.size.set("bundle".into());
+                }
+            }
+        }
+        let loaded = match loaded {
+            Some(dataset) => Ok(dataset),
+            None => data::load_dataset(source.bundle_file(), download, false)
+                .await
+                .map_err(|e| match e {
+                    FetchError::Failed(e) => e,
+                    FetchError::Cancelled => "cancelled".into(),
+                }),
+        };
         match loaded {
             Ok(dataset) => {
                 lab.set_value(Some(Lab::new(backend.device, dataset)));
@@ -135,7 +163,10 @@ fn App() -> impl IntoView {
                 notify(
                     notices,
                     true,
-                    format!("The digits could not be loaded: {e}. Reload the page to try again."),
+                    format!(
+                        "The {} data could not be loaded: {e}. Reload the page to try again.",
+                        source.label()
+                    ),
                 );
                 load.set(LoadState::Failed(e));
             }
@@ -146,7 +177,7 @@ fn App() -> impl IntoView {
     Effect::new(move || url::replace_address(&settings.to_query(embedded.is_some()).0));
 
     if let Some(panel) = embedded {
-        return view! { <Embedded panel settings lab load notices gallery selected attacked starting/> }
+        return view! { <Embedded panel settings lab load notices download gallery selected attacked starting/> }
             .into_any();
     }
 
@@ -178,8 +209,8 @@ fn App() -> impl IntoView {
         </header>
         <url::PresetBar settings/>
         <main>
-            <NoticeList notices load/>
-            <data::DataPanel lab load notices url=settings.data/>
+            <NoticeList notices load download/>
+            <data::DataPanel lab load notices url=settings.data download/>
             <TrainPanel lab load notices gallery starting url=settings.train/>
             <Gallery lab load predictions=gallery selected/>
             <AutoencoderPanel lab load notices starting url=settings.autoencoder/>
@@ -195,7 +226,11 @@ fn App() -> impl IntoView {
 
 /// The page's notices and what is loading.
 #[component]
-fn NoticeList(notices: Notices, load: RwSignal<LoadState>) -> impl IntoView {
+fn NoticeList(
+    notices: Notices,
+    load: RwSignal<LoadState>,
+    download: data::Download,
+) -> impl IntoView {
     view! {
         <div role="status" aria-live="polite">
             {move || notices.get().into_iter().enumerate().map(|(i, n)| view! {
@@ -206,7 +241,12 @@ fn NoticeList(notices: Notices, load: RwSignal<LoadState>) -> impl IntoView {
                 </p>
             }).collect_view()}
             {move || match load.get() {
-                LoadState::Loading(what) => Some(view! { <p class="notice" data-testid="loading">{what}</p> }),
+                LoadState::Loading(what) => Some(view! {
+                    <div class="notice" data-testid="loading">
+                        <span>{what}</span>
+                        <data::DownloadProgress download/>
+                    </div>
+                }),
                 _ => None,
             }}
         </div>
@@ -223,6 +263,7 @@ fn Embedded(
     lab: LabStore,
     load: RwSignal<LoadState>,
     notices: Notices,
+    download: data::Download,
     gallery: train::GalleryPredictions,
     selected: RwSignal<Option<usize>>,
     attacked: slice::AttackedSignal,
@@ -255,7 +296,7 @@ fn Embedded(
             <a class="open-in-dimple" data-testid="open-in-dimple" href=whole_page target="_blank" rel="noopener">
                 "Open in Dimple ↗"
             </a>
-            <NoticeList notices load/>
+            <NoticeList notices load download/>
             <main>{shown}</main>
         </div>
     }
