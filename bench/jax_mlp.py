@@ -3,7 +3,7 @@
 The same MLP 784-256-256-10 as Dimple's model (input standardised with the MNIST pixel
 statistics, ReLU, softmax cross-entropy), Adam (lr 1e-3, betas 0.9/0.999, epsilon 1e-5 as
 burn's default), batch 128, no augmentation, on the same 12,000 training images read from
-static/data/mnist-bundle.dmpl. The training set lives on the device; each step is one
+static/data/mnist-bundle.dmpl.zlib. The training set lives on the device; each step is one
 jit-compiled function that gathers its batch, takes the gradient and applies Adam; the loss
 is read back after every step (float(loss)), as Dimple's bench-train does. One warm-up
 epoch, then three timed epochs (only the steps are timed); median of the runs. Prints one
@@ -18,6 +18,7 @@ import os
 import statistics
 import struct
 import time
+import zlib
 
 import jax
 import jax.numpy as jnp
@@ -32,9 +33,12 @@ HEADER_LEN = 64
 
 
 def decode_bundle(path):
-    """Reads a Dimple dataset file (layout in src/ml/dataset.rs); returns the train and
-    test splits as (pixels in [0, 1] of shape [count, image_len], labels)."""
+    """Reads a Dimple dataset file as shipped (zlib-packed; layout in src/ml/dataset.rs);
+    returns the train and test splits as (pixels in [0, 1] of shape [count, image_len],
+    labels)."""
     data = open(path, "rb").read()
+    if data[:8] != b"DIMPLEDS":
+        data = zlib.decompress(data)
     if data[:8] != b"DIMPLEDS":
         raise ValueError(f"{path}: not a Dimple dataset file")
     version, height, width, channels, classes, train, test, names = struct.unpack_from("<8I", data, 8)
@@ -117,7 +121,7 @@ def run(train, test, seed, warmup_epochs=1, timed_epochs=3):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--runs", type=int, default=3)
-    parser.add_argument("--data", default=os.path.join("static", "data", "mnist-bundle.dmpl"))
+    parser.add_argument("--data", default=os.path.join("static", "data", "mnist-bundle.dmpl.zlib"))
     args = parser.parse_args()
     (train, test), _ = decode_bundle(args.data)
     speeds, accuracy = [], 0.0

@@ -2,7 +2,7 @@
 // MLP 784-256-256-10 (input standardised with the MNIST pixel statistics as in Dimple's model,
 // ReLU, softmax cross-entropy), Adam (lr 1e-3, betas 0.9/0.999, epsilon 1e-5 as burn's
 // default), batch 128, no augmentation, on the same 12,000 training images read from
-// static/data/mnist-bundle.dmpl. Each step gathers its batch on the backend from the
+// static/data/mnist-bundle.dmpl.zlib. Each step gathers its batch on the backend from the
 // device-resident training set, takes one optimiser step and reads the loss back
 // (`await loss.data()`), as Dimple's page does. Only the steps are timed (Dimple's page
 // times its steps the same way), so evaluation and set-up are left out.
@@ -117,9 +117,11 @@ let data = null;
 
 async function loadData() {
   if (data) return data;
-  const response = await fetch('/static/data/mnist-bundle.dmpl');
+  const response = await fetch('/static/data/mnist-bundle.dmpl.zlib');
   if (!response.ok) throw new Error(`bundle: HTTP ${response.status}`);
-  data = decodeBundle(await response.arrayBuffer());
+  // Shipped zlib-packed, as the page reads it (src/ml/dataset.rs).
+  const unpacked = response.body.pipeThrough(new DecompressionStream('deflate'));
+  data = decodeBundle(await new Response(unpacked).arrayBuffer());
   return data;
 }
 

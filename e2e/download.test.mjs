@@ -4,7 +4,8 @@
 // be served opens the page on the bundle. DIST names the built page to serve (default dist/).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync, statSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
+import { deflateSync, inflateSync } from 'node:zlib';
 import { join } from 'node:path';
 import { SHOTS, launch, openPage, byTestId, waitReady, longTasksSince, servePage } from './browser.mjs';
 
@@ -53,18 +54,23 @@ test('bad data files get a clear message, a slow download shows progress and can
     assert.ok(before.accuracy && before.mse && before.gallery, `the pretrained models are installed: ${JSON.stringify(before)}`);
     assert.match(before.info, /^MNIST: 12,000 training/);
 
-    const fashion = readFileSync(join(DIST, 'data', 'fashion-bundle.dmpl'));
+    // The files are zlib-packed (src/ml/dataset.rs); the browser unpacks them as they arrive.
+    const fashion = readFileSync(join(DIST, 'data', 'fashion-bundle.dmpl.zlib'));
     const flipped = Buffer.from(fashion);
-    flipped[fashion.length - 1000] ^= 0x20;
+    flipped[fashion.length >> 1] ^= 0x20;
+    const cutOff = /could not read or unpack data\/fashion-bundle\.dmpl\.zlib: .+; the download may have been cut off or the file damaged/;
+    const page404 = '<!DOCTYPE html><html><body>Moved</body></html>';
     const cases = [
-      ['truncated', { body: fashion.subarray(0, fashion.length >> 1) }, /dataset file is truncated: \d+ bytes where \d+ were expected/],
-      ['corrupt', { body: flipped }, /checksum does not match|checksum/],
-      ['an HTML page', { body: '<!DOCTYPE html><html><body>Moved</body></html>', contentType: 'text/html' }, /not a Dimple dataset file/],
-      ['missing', { status: 404, body: 'not found', contentType: 'text/plain' }, /HTTP 404/],
+      ['truncated', { body: fashion.subarray(0, fashion.length >> 1) }, cutOff],
+      ['corrupt', { body: flipped }, cutOff],
+      ['not packed', { body: inflateSync(fashion) }, cutOff],
+      ['packed, but not a dataset', { body: deflateSync(Buffer.from(page404)) }, /not a Dimple dataset file/],
+      ['an HTML page', { body: page404, contentType: 'text/html' }, /the server sent a web page \(text\/html\) for data\/fashion-bundle\.dmpl\.zlib, not the data file/],
+      ['missing', { status: 404, body: 'not found', contentType: 'text/plain' }, /could not fetch data\/fashion-bundle\.dmpl\.zlib: HTTP 404/],
     ];
     const messages = {};
     for (const [what, reply, message] of cases) {
-      await page.route('**/data/fashion-bundle.dmpl', (r) => r.fulfill({ status: 200, contentType: 'application/octet-stream', ...reply }));
+      await page.route('**/data/fashion-bundle.dmpl.zlib', (r) => r.fulfill({ status: 200, contentType: 'application/octet-stream', ...reply }));
       await byTestId(page, 'dataset-select').selectOption('fashion');
       const text = await noticeWith(page, 'could not be loaded');
       messages[what] = text;
@@ -72,21 +78,22 @@ test('bad data files get a clear message, a slow download shows progress and can
       assert.match(text, /The MNIST data is kept/, what);
       await unlocked(page);
       assert.deepEqual(await held(page), before, `${what}: data, models and settings kept`);
-      await page.unroute('**/data/fashion-bundle.dmpl');
+      await page.unroute('**/data/fashion-bundle.dmpl.zlib');
       await dismissAll(page);
     }
     site.report.messages = messages;
 
-    // A slow line (1 MB/s): the full set's 55 MB would take about a minute.
+    // A slow line (500 kB/s): the full set's 11 MB would take 23 s.
     const cdp = await context.newCDPSession(page);
     await cdp.send('Network.enable');
-    await cdp.send('Network.emulateNetworkConditions', { offline: false, latency: 20, downloadThroughput: 1_000_000, uploadThroughput: 1_000_000 });
+    await cdp.send('Network.emulateNetworkConditions', { offline: false, latency: 20, downloadThroughput: 500_000, uploadThroughput: 500_000 });
     const since = await page.evaluate(() => performance.now());
     await byTestId(page, 'dataset-size').selectOption('full');
     await page.waitForFunction(() => Number(document.querySelector('[data-testid="download"]')?.dataset.received) > 2e6, null, { timeout: 60_000 });
     const download = byTestId(page, 'download');
     const total = Number(await download.getAttribute('data-total'));
-    assert.equal(total, statSync(join(DIST, 'data', 'mnist-full.dmpl')).size, 'the length read from the header');
+    const full = readFileSync(join(DIST, 'data', 'mnist-full.dmpl.zlib'));
+    assert.equal(total, inflateSync(full).length, 'the length read from the header');
     const percent = Number(await byTestId(page, 'download-progress').getAttribute('aria-valuenow'));
     assert.ok(percent > 0 && percent < 100, `progress ${percent}%`);
     assert.match(await download.innerText(), /\d+\.\d MB of 55\.0 MB/);
@@ -100,7 +107,7 @@ test('bad data files get a clear message, a slow download shows progress and can
     assert.ok(answered, 'the page answers during the download');
     await byTestId(page, 'download-cancel').click();
     const cancelled = await noticeWith(page, 'cancelled');
-    assert.match(cancelled, /Loading mnist-full\.dmpl was cancelled\. The MNIST data is kept\./);
+    assert.match(cancelled, /Loading mnist-full\.dmpl\.zlib was cancelled\. The MNIST data is kept\./);
     await unlocked(page);
     assert.equal(await download.count(), 0, 'no download shown after Cancel');
     assert.deepEqual(await held(page), before, 'after Cancel: data, models and settings kept');
@@ -111,24 +118,23 @@ test('bad data files get a clear message, a slow download shows progress and can
     await dismissAll(page);
 
     // A link to the full set that the host cannot serve opens on the bundle.
-    const full = readFileSync(join(DIST, 'data', 'mnist-full.dmpl'));
-    await page.route('**/data/mnist-full.dmpl', (r) => r.fulfill({ status: 200, contentType: 'application/octet-stream', body: full.subarray(0, 1 << 20) }));
+    await page.route('**/data/mnist-full.dmpl.zlib', (r) => r.fulfill({ status: 200, contentType: 'application/octet-stream', body: full.subarray(0, 1 << 20) }));
     await page.goto(site.url + '?backend=cpu&images=full');
     const fallback = await noticeWith(page, 'The full set of MNIST');
-    assert.match(fallback, /could not be loaded \(data\/mnist-full\.dmpl: dataset file is truncated: 1048576 bytes where 54950083 were expected/);
+    assert.match(fallback, /could not be loaded \(could not read or unpack data\/mnist-full\.dmpl\.zlib: .+; the download may have been cut off or the file damaged\)/);
     assert.match(fallback, /opening the bundle \(12,000 training and 2,000 test images\) instead/);
     await waitReady(page);
     const opened = await held(page);
     assert.equal(opened.size, 'bundle');
     assert.match(opened.info, /^MNIST: 12,000 training/);
     assert.ok(opened.accuracy, 'the pretrained models are installed after the fallback');
-    await page.unroute('**/data/mnist-full.dmpl');
+    await page.unroute('**/data/mnist-full.dmpl.zlib');
 
     // Without its data the page says so, and how to recover.
-    await page.route('**/data/mnist-bundle.dmpl', (r) => r.fulfill({ status: 404, contentType: 'text/plain', body: 'not found' }));
+    await page.route('**/data/mnist-bundle.dmpl.zlib', (r) => r.fulfill({ status: 404, contentType: 'text/plain', body: 'not found' }));
     await page.goto(site.url + '?backend=cpu');
     const failed = await noticeWith(page, 'could not be loaded');
-    assert.match(failed, /The MNIST data could not be loaded: could not fetch data\/mnist-bundle\.dmpl: HTTP 404 .*Reload the page to try again\./);
+    assert.match(failed, /The MNIST data could not be loaded: could not fetch data\/mnist-bundle\.dmpl\.zlib: HTTP 404 .*Reload the page to try again\./);
     await page.waitForFunction(() => document.querySelector('[data-testid="dataset-info"]')?.textContent === 'not loaded');
     assert.ok(await byTestId(page, 'dataset-select').isDisabled(), 'nothing to switch from without data');
     await page.screenshot({ path: join(SHOTS, 'download-missing.png') });

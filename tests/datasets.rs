@@ -50,9 +50,9 @@ fn converted() -> &'static Dataset {
 fn committed_bundle() -> Dataset {
     let path = concat!(
         env!("CARGO_MANIFEST_DIR"),
-        "/static/data/fashion-bundle.dmpl"
+        "/static/data/fashion-bundle.dmpl.zlib"
     );
-    Dataset::decode(&std::fs::read(path).unwrap_or_else(|e| panic!("{path}: {e}")))
+    Dataset::decode_packed(&std::fs::read(path).unwrap_or_else(|e| panic!("{path}: {e}")))
         .expect("the bundle decodes")
 }
 

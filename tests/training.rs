@@ -25,9 +25,12 @@ fn lock_device_rng() -> MutexGuard<'static, ()> {
 }
 
 fn bundle() -> Dataset {
-    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/static/data/mnist-bundle.dmpl");
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/static/data/mnist-bundle.dmpl.zlib"
+    );
     let bytes = std::fs::read(path).unwrap_or_else(|e| panic!("{path}: {e}"));
-    Dataset::decode(&bytes).expect("the bundle decodes")
+    Dataset::decode_packed(&bytes).expect("the bundle decodes")
 }
 
 fn shape_of(dataset: &Dataset) -> ImageShape {

@@ -1,5 +1,5 @@
 //! Fuzz targets for the decoders of everything the page reads from outside: data files
-//! ([`Dataset::decode`]), model files ([`ModelFile::decode`] and the models built from them),
+//! ([`unpack`] and [`Dataset::decode`]), model files ([`ModelFile::decode`] and the models built from them),
 //! pictures (the RGBA pixels of an upload or a drawing through [`ink_from_rgba`] and
 //! [`mnist_like`]) and links (the query string through [`link::parse`]). Each target takes
 //! arbitrary bytes and panics only on a bug: a decoder must refuse bad input with an error or
@@ -13,7 +13,7 @@ use burn::prelude::{Device, Tensor, TensorData};
 use dimple::link::{self, Settings};
 use dimple::ml::autoencoder::{Autoencoder, AutoencoderKind};
 use dimple::ml::checkpoint::{ModelFile, ModelKind, Precision};
-use dimple::ml::dataset::{Dataset, HEADER_LEN, MAGIC, Split, fnv1a64};
+use dimple::ml::dataset::{Dataset, HEADER_LEN, MAGIC, Split, fnv1a64, unpack};
 use dimple::ml::model::{Classifier, ClassifierKind, ImageShape};
 use dimple::ml::preprocess::{SIDE, ink_from_rgba, mnist_like};
 use dimple::ml::read_f32;
@@ -38,10 +38,14 @@ pub const TARGETS: [(&str, Target); 4] = [
     ("url_state", url_state),
 ];
 
-/// A data file: decoded as given and with its body checksum recomputed. A file that decodes
-/// must be consistent and encode to a file that decodes to the same dataset.
+/// A data file, packed as Dimple ships it or plain: unpacked (a bomb stops at the limit),
+/// then decoded as given and with its body checksum recomputed. A file that decodes must be
+/// consistent and encode, packed, to a file that decodes to the same dataset.
 pub fn dataset(data: &[u8]) -> bool {
-    let mut accepted = check_dataset(data);
+    let Ok(data) = unpack(data) else {
+        return false;
+    };
+    let mut accepted = check_dataset(&data);
     if data.len() >= HEADER_LEN {
         let mut fixed = data.to_vec();
         let sum = fnv1a64(&fixed[HEADER_LEN..]);
@@ -61,8 +65,8 @@ fn check_dataset(bytes: &[u8]) -> bool {
             assert_eq!(d.image(split, i).len(), d.image_len());
         }
     }
-    let again = d.encode().expect("a decoded dataset encodes");
-    assert_eq!(Dataset::decode(&again).as_ref(), Ok(&d), "round trip");
+    let again = d.encode_packed().expect("a decoded dataset encodes");
+    assert_eq!(Dataset::decode_packed(&again).as_ref(), Ok(&d), "round trip");
     true
 }
 
@@ -264,7 +268,8 @@ pub fn seeds(target: &str) -> Vec<Vec<u8>> {
             };
             [tiny, empty_test]
                 .iter()
-                .map(|d| d.encode().expect("valid seed"))
+                .flat_map(|d| [d.encode(), d.encode_packed()])
+                .map(|bytes| bytes.expect("valid seed"))
                 .collect()
         }
         "model_file" => {

@@ -60,11 +60,14 @@ pub async fn load_dataset(
     download.cancellable.set(cancellable);
     download.received.set(Some((0, None)));
     let mut shown = (0, None);
-    let fetched = browser::fetch_streamed(&url, &abort, |bytes| {
+    let fetched = browser::fetch_packed(&url, &abort, |bytes| {
         let total = match bytes.len() {
             n if n < dataset::HEADER_LEN => None,
             _ => Some(dataset::file_len(bytes).map_err(|e| e.to_string())?),
         };
+        if let Some(total) = total.filter(|_| shown.1.is_none()) {
+            bytes.reserve_exact(total.saturating_sub(bytes.len()));
+        }
         // A new figure on the page every half per cent (or 256 KB before the length is known).
         let step = total.map_or(1 << 18, |t| (t / 200).max(1));
         if total != shown.1 || bytes.len() / step != shown.0 / step {
@@ -291,7 +294,7 @@ pub fn DataPanel(
                         prop:value=move || size.get() on:change=choose_size disabled=locked>
                         <option value="bundle">"Bundle: 12,000 / 2,000 (opens fast)"</option>
                         <option value="full" disabled=move || source.get().full_file().is_none()>
-                            "Full MNIST: 60,000 / 10,000 (55 MB)"
+                            "Full MNIST: 60,000 / 10,000 (11 MB to download)"
                         </option>
                     </select>
                 </label>

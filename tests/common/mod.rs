@@ -21,8 +21,11 @@ pub fn device_rng() -> MutexGuard<'static, ()> {
 pub fn bundle() -> &'static Dataset {
     static DATA: OnceLock<Dataset> = OnceLock::new();
     DATA.get_or_init(|| {
-        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/static/data/mnist-bundle.dmpl");
-        Dataset::decode(&std::fs::read(path).expect("the bundle is in static/data"))
+        let path = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/static/data/mnist-bundle.dmpl.zlib"
+        );
+        Dataset::decode_packed(&std::fs::read(path).expect("the bundle is in static/data"))
             .expect("the bundle decodes")
     })
 }
