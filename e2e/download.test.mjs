@@ -62,7 +62,7 @@ test('bad data files get a clear message, a slow download shows progress and can
     const page404 = '<!DOCTYPE html><html><body>Moved</body></html>';
     const cases = [
       ['truncated', { body: fashion.subarray(0, fashion.length >> 1) }, cutOff],
-      ['corrupt', { body: flipped }, cutOff],
+      ['corrupt', { body: flipped }, /cut off or the file damaged|checksum does not match/],
       ['not packed', { body: inflateSync(fashion) }, cutOff],
       ['packed, but not a dataset', { body: deflateSync(Buffer.from(page404)) }, /not a Dimple dataset file/],
       ['an HTML page', { body: page404, contentType: 'text/html' }, /the server sent a web page \(text\/html\) for data\/fashion-bundle\.dmpl\.zlib, not the data file/],
@@ -107,21 +107,52 @@ test('bad data files get a clear message, a slow download shows progress and can
     assert.ok(answered, 'the page answers during the download');
     await byTestId(page, 'download-cancel').click();
     const cancelled = await noticeWith(page, 'cancelled');
-    assert.match(cancelled, /Loading mnist-full\.dmpl\.zlib was cancelled\. The MNIST data is kept\./);
+    assert.match(cancelled, /Loading the full set of MNIST was cancelled\. The MNIST data is kept\./);
     await unlocked(page);
     assert.equal(await download.count(), 0, 'no download shown after Cancel');
     assert.deepEqual(await held(page), before, 'after Cancel: data, models and settings kept');
     const long = (await longTasksSince(page, since)).map((t) => Math.round(t.duration));
     site.report.longTasksDuringDownload = long;
     assert.ok(long.every((d) => d < 200), `no main-thread task over 200 ms during the download: ${long}`);
-    await cdp.send('Network.emulateNetworkConditions', { offline: false, latency: 0, downloadThroughput: -1, uploadThroughput: -1 });
+    const fast = { offline: false, latency: 0, downloadThroughput: -1, uploadThroughput: -1 };
+    await cdp.send('Network.emulateNetworkConditions', fast);
     await dismissAll(page);
+
+    // After Cancel the next download starts afresh and runs to the end; its bar only grows
+    // (past 43 MB, `got * 100` would overflow a 32-bit count).
+    await page.evaluate(() => {
+      window.__percents = [];
+      new MutationObserver(() => {
+        const bar = document.querySelector('[data-testid="download-progress"]');
+        if (bar) window.__percents.push(Number(bar.getAttribute('aria-valuenow')));
+      }).observe(document.body, { subtree: true, childList: true, attributes: true, attributeFilter: ['aria-valuenow'] });
+    });
+    await byTestId(page, 'dataset-size').selectOption('full');
+    await page.waitForFunction(() => /^MNIST: 60,000 training/.test(document.querySelector('[data-testid="dataset-info"]')?.textContent), null, { timeout: 120_000 });
+    const percents = await page.evaluate(() => window.__percents);
+    site.report.fullLoadPercents = { count: percents.length, max: Math.max(...percents) };
+    assert.ok(percents.length >= 3, `progress shown: ${percents}`);
+    assert.ok(percents.every((p, i) => p <= 100 && (i === 0 || p >= percents[i - 1])), `the bar only grows: ${percents}`);
+    await unlocked(page);
+    assert.equal(await byTestId(page, 'dataset-size').inputValue(), 'full');
+    await dismissAll(page);
+
+    // Cancel during the full set's download at the start: the page opens on the bundle.
+    await cdp.send('Network.emulateNetworkConditions', { offline: false, latency: 20, downloadThroughput: 500_000, uploadThroughput: 500_000 });
+    await page.goto(site.url + '?backend=cpu&images=full');
+    await byTestId(page, 'download-cancel').click({ timeout: 60_000 });
+    await cdp.send('Network.emulateNetworkConditions', fast);
+    const startCancelled = await noticeWith(page, 'cancelled');
+    assert.match(startCancelled, /^Loading the full set of MNIST was cancelled; opening the bundle \(12,000 training and 2,000 test images\) instead\./);
+    await waitReady(page);
+    assert.equal(await byTestId(page, 'dataset-size').inputValue(), 'bundle');
+    assert.match(await byTestId(page, 'dataset-info').innerText(), /^MNIST: 12,000 training/);
 
     // A link to the full set that the host cannot serve opens on the bundle.
     await page.route('**/data/mnist-full.dmpl.zlib', (r) => r.fulfill({ status: 200, contentType: 'application/octet-stream', body: full.subarray(0, 1 << 20) }));
     await page.goto(site.url + '?backend=cpu&images=full');
-    const fallback = await noticeWith(page, 'The full set of MNIST');
-    assert.match(fallback, /could not be loaded \(could not read or unpack data\/mnist-full\.dmpl\.zlib: .+; the download may have been cut off or the file damaged\)/);
+    const fallback = await noticeWith(page, 'Could not load the full set of MNIST');
+    assert.match(fallback, /^Could not load the full set of MNIST \(could not read or unpack data\/mnist-full\.dmpl\.zlib: .+; the download may have been cut off or the file damaged\)/);
     assert.match(fallback, /opening the bundle \(12,000 training and 2,000 test images\) instead/);
     await waitReady(page);
     const opened = await held(page);

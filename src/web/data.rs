@@ -47,8 +47,9 @@ impl Default for Download {
 }
 
 /// Fetches and decodes a dataset file shipped under `data/`, showing its progress in
-/// `download`. A file that announces itself as something else is refused as soon as its header
-/// has arrived; one that stops short is reported as cut off, with how much came.
+/// `download`. A file that announces itself as something else, or claims more than a dataset
+/// file may have, is refused as soon as its header has arrived; one that stops short or goes on
+/// past its length is reported as cut off or damaged.
 pub async fn load_dataset(
     file: &str,
     download: Download,
@@ -65,8 +66,17 @@ pub async fn load_dataset(
             n if n < dataset::HEADER_LEN => None,
             _ => Some(dataset::file_len(bytes).map_err(|e| e.to_string())?),
         };
-        if let Some(total) = total.filter(|_| shown.1.is_none()) {
-            bytes.reserve_exact(total.saturating_sub(bytes.len()));
+        if let Some(total) = total {
+            if bytes.len() > total {
+                return Err(format!(
+                    "the file goes on past the {total} bytes its header gives; it is damaged"
+                ));
+            }
+            if shown.1.is_none() {
+                bytes
+                    .try_reserve_exact(total - bytes.len())
+                    .map_err(|_| format!("no memory for its {}", megabytes(total)))?;
+            }
         }
         // A new figure on the page every half per cent (or 256 KB before the length is known).
         let step = total.map_or(1 << 18, |t| (t / 200).max(1));
@@ -82,6 +92,22 @@ pub async fn load_dataset(
     Dataset::decode(&fetched?).map_err(|e| FetchError::Failed(format!("{url}: {e}")))
 }
 
+/// What the data file `file` holds, for the visitor: "Fashion-MNIST", "the full set of MNIST".
+pub fn file_label(file: &str) -> String {
+    Source::ALL
+        .into_iter()
+        .find_map(|s| {
+            if s.bundle_file() == file {
+                Some(s.label().to_string())
+            } else if s.full_file() == Some(file) {
+                Some(format!("the full set of {}", s.label()))
+            } else {
+                None
+            }
+        })
+        .unwrap_or_else(|| file.to_string())
+}
+
 /// Megabytes, to one decimal.
 fn megabytes(bytes: usize) -> String {
     format!("{:.1} MB", bytes as f64 / 1e6)
@@ -92,7 +118,10 @@ fn megabytes(bytes: usize) -> String {
 #[component]
 pub fn DownloadProgress(download: Download) -> impl IntoView {
     let percent = Signal::derive(move || match download.received.get() {
-        Some((got, Some(total))) if total > 0 => (got * 100 / total).min(100) as u32,
+        // In f64: `got * 100` overflows wasm32's usize past 43 MB.
+        Some((got, Some(total))) if total > 0 => {
+            (100.0 * got as f64 / total as f64).min(100.0) as u32
+        }
         _ => 0,
     });
     move || {
@@ -203,7 +232,7 @@ pub fn DataPanel(
     // Loads `file`; if that fails or is cancelled, the previous data stays and the choices go
     // back.
     let fetch = move |file: &'static str, previous: (Source, String)| {
-        load.set(LoadState::Loading(format!("Loading {file}…")));
+        load.set(LoadState::Loading(format!("Loading {}…", file_label(file))));
         spawn_local(async move {
             match load_dataset(file, download, true).await {
                 Ok(dataset) => {
@@ -228,7 +257,10 @@ pub fn DataPanel(
                     let (error, text) = match e {
                         FetchError::Cancelled => (
                             false,
-                            format!("Loading {file} was cancelled. The {kept} data is kept."),
+                            format!(
+                                "Loading {} was cancelled. The {kept} data is kept.",
+                                file_label(file)
+                            ),
                         ),
                         FetchError::Failed(e) => (
                             true,
@@ -294,7 +326,7 @@ pub fn DataPanel(
                         prop:value=move || size.get() on:change=choose_size disabled=locked>
                         <option value="bundle">"Bundle: 12,000 / 2,000 (opens fast)"</option>
                         <option value="full" disabled=move || source.get().full_file().is_none()>
-                            "Full MNIST: 60,000 / 10,000 (11 MB to download)"
+                            "Full MNIST: 60,000 / 10,000 (11 MB)"
                         </option>
                     </select>
                 </label>

@@ -89,26 +89,29 @@ fn App() -> impl IntoView {
             notify(notices, false, n);
         }
         let source = settings.data.source.get_untracked();
-        load.set(LoadState::Loading(format!("Loading {}…", source.label())));
         let full = (settings.data.size.get_untracked() == "full")
             .then(|| source.full_file())
             .flatten();
         // The full set may be cancelled, or fail, and then the page opens on the bundle.
         let mut loaded = None;
         if let Some(file) = full {
+            load.set(LoadState::Loading(format!(
+                "Loading {}…",
+                data::file_label(file)
+            )));
             match data::load_dataset(file, download, true).await {
                 Ok(dataset) => loaded = Some(dataset),
                 Err(e) => {
+                    let what = data::file_label(file);
                     let (error, why) = match e {
-                        FetchError::Failed(e) => (true, format!("could not be loaded ({e})")),
-                        FetchError::Cancelled => (false, "was cancelled".into()),
+                        FetchError::Failed(e) => (true, format!("Could not load {what} ({e})")),
+                        FetchError::Cancelled => (false, format!("Loading {what} was cancelled")),
                     };
                     notify(
                         notices,
                         error,
                         format!(
-                            "The full set of {} {why}; opening the bundle (12,000 training and 2,000 test images) instead.",
-                            source.label()
+                            "{why}; opening the bundle (12,000 training and 2,000 test images) instead."
                         ),
                     );
                     settings.data.size.set("bundle".into());
@@ -117,12 +120,15 @@ fn App() -> impl IntoView {
         }
         let loaded = match loaded {
             Some(dataset) => Ok(dataset),
-            None => data::load_dataset(source.bundle_file(), download, false)
-                .await
-                .map_err(|e| match e {
-                    FetchError::Failed(e) => e,
-                    FetchError::Cancelled => "cancelled".into(),
-                }),
+            None => {
+                load.set(LoadState::Loading(format!("Loading {}…", source.label())));
+                data::load_dataset(source.bundle_file(), download, false)
+                    .await
+                    .map_err(|e| match e {
+                        FetchError::Failed(e) => e,
+                        FetchError::Cancelled => "cancelled".into(),
+                    })
+            }
         };
         match loaded {
             Ok(dataset) => {
@@ -242,7 +248,7 @@ fn NoticeList(
             }).collect_view()}
             {move || match load.get() {
                 LoadState::Loading(what) => Some(view! {
-                    <div class="notice" data-testid="loading">
+                    <div class="notice loading" data-testid="loading">
                         <span>{what}</span>
                         <data::DownloadProgress download/>
                     </div>
