@@ -51,13 +51,7 @@ pub async fn fetch_bytes(url: &str) -> Result<Vec<u8>, String> {
         .await
         .map_err(|e| format!("could not fetch {url}: {}", describe(&e)))?;
     let response: web_sys::Response = response.unchecked_into();
-    if !response.ok() {
-        return Err(format!(
-            "could not fetch {url}: HTTP {} {}",
-            response.status(),
-            response.status_text()
-        ));
-    }
+    http_ok(url, &response)?;
     let buffer = response
         .array_buffer()
         .map_err(|e| format!("could not read {url}: {}", describe(&e)))?;
@@ -65,6 +59,18 @@ pub async fn fetch_bytes(url: &str) -> Result<Vec<u8>, String> {
         .await
         .map_err(|e| format!("could not read {url}: {}", describe(&e)))?;
     Ok(Uint8Array::new(&buffer).to_vec())
+}
+
+/// An HTTP error status as a message.
+fn http_ok(url: &str, response: &web_sys::Response) -> Result<(), String> {
+    if response.ok() {
+        return Ok(());
+    }
+    Err(format!(
+        "could not fetch {url}: HTTP {} {}",
+        response.status(),
+        response.status_text()
+    ))
 }
 
 /// How a download ended without its bytes.
@@ -123,11 +129,12 @@ pub async fn fetch_packed(
     abort: &Abort,
     mut progress: impl FnMut(&mut Vec<u8>) -> Result<(), String>,
 ) -> Result<Vec<u8>, FetchError> {
-    let failed = |what: &str, e: JsValue| {
+    // A request the visitor aborted fails too: that is a cancel, not an error.
+    let failed = |message: String| {
         if abort.aborted() {
             FetchError::Cancelled
         } else {
-            FetchError::Failed(format!("{what} {url}: {}", describe(&e)))
+            FetchError::Failed(message)
         }
     };
     let unpack = DecompressionStream::new("deflate").map_err(|_| {
@@ -140,15 +147,9 @@ pub async fn fetch_packed(
     init.set_signal(Some(&abort.0.signal()));
     let response = JsFuture::from(window().fetch_with_str_and_init(url, &init))
         .await
-        .map_err(|e| failed("could not fetch", e))?;
+        .map_err(|e| failed(format!("could not fetch {url}: {}", describe(&e))))?;
     let response: web_sys::Response = response.unchecked_into();
-    if !response.ok() {
-        return Err(FetchError::Failed(format!(
-            "could not fetch {url}: HTTP {} {}",
-            response.status(),
-            response.status_text()
-        )));
-    }
+    http_ok(url, &response).map_err(FetchError::Failed)?;
     let header = |name: &str| response.headers().get(name).ok().flatten();
     // A host that answers every address with its start page (as single-page hosts do).
     if header("content-type").is_some_and(|t| t.starts_with("text/html")) {
@@ -164,10 +165,7 @@ pub async fn fetch_packed(
     let reader: web_sys::ReadableStreamDefaultReader = body.get_reader().unchecked_into();
     loop {
         let chunk = JsFuture::from(reader.read()).await.map_err(|e| {
-            if abort.aborted() {
-                return FetchError::Cancelled;
-            }
-            FetchError::Failed(format!(
+            failed(format!(
                 "could not read or unpack {url}: {}; the download may have been cut off or \
                  the file damaged",
                 describe(&e).trim_end_matches('.')

@@ -62,9 +62,11 @@ pub async fn load_dataset(
     download.received.set(Some((0, None)));
     let mut shown = (0, None);
     let fetched = browser::fetch_packed(&url, &abort, |bytes| {
-        let total = match bytes.len() {
-            n if n < dataset::HEADER_LEN => None,
-            _ => Some(dataset::file_len(bytes).map_err(|e| e.to_string())?),
+        // The length, read from the header once it has arrived.
+        let total = match (shown.1, bytes.len()) {
+            (Some(total), _) => Some(total),
+            (None, n) if n < dataset::HEADER_LEN => None,
+            (None, _) => Some(dataset::file_len(bytes).map_err(|e| e.to_string())?),
         };
         if let Some(total) = total {
             if bytes.len() > total {
