@@ -159,3 +159,16 @@ export const canvasSpread = (page, selector) =>
     }
     return { spread: hi - lo, width: c.width, cssWidth: c.clientWidth };
   }, selector);
+
+// Draws a vertical stroke (a 1) on the attack panel's drawing pad and waits until the drawing
+// is the chosen image.
+export async function drawOne(page) {
+  const pad = page.locator('[data-testid="draw-pad"]');
+  await pad.scrollIntoViewIfNeeded();
+  const box = await pad.boundingBox();
+  await page.mouse.move(box.x + box.width * 0.5, box.y + box.height * 0.2);
+  await page.mouse.down();
+  await page.mouse.move(box.x + box.width * 0.5, box.y + box.height * 0.8, { steps: 8 });
+  await page.mouse.up();
+  await page.waitForFunction(() => /drawing/.test(document.querySelector('[data-testid="chosen-caption"]').textContent));
+}

@@ -110,13 +110,16 @@ test('keyboard only: every control reachable with a visible focus ring and a nam
     await page.waitForSelector('[data-testid="preset-note"][data-preset="on-off"]', { timeout: 30_000 });
     await page.waitForSelector('[data-testid="attack-status"][data-busy="false"]', { timeout: 120_000 });
 
-    // Pick test digit #5 in the gallery with Space; the attack runs on it with Enter.
+    // Pick test digit #5 in the gallery with Space: it is attacked at once; then the attack
+    // runs again on it with Enter.
     await page.evaluate(() => document.activeElement?.blur());
     await tabTo(page, 'return el === document.querySelectorAll(\'[data-testid="gallery-pick"]\')[arg]', 5);
+    const shown = await attackRun(page);
     await page.keyboard.press('Space');
     await page.waitForFunction(() => document.querySelectorAll('[data-testid="gallery-pick"]')[5].getAttribute('aria-pressed') === 'true');
     assert.match(await byTestId(page, 'chosen-caption').innerText(), /#5/);
-    const before = await attackRun(page);
+    const before = await waitAttack(page, shown);
+    assert.equal(await byTestId(page, 'attack-results').getAttribute('data-source'), 'test digit #5, a 1');
     await tabTo(page, IS_TESTID, 'attack-run');
     await page.keyboard.press('Enter');
     await waitAttack(page, before);

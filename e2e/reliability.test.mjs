@@ -154,6 +154,9 @@ test('settings at and past their bounds: refused with a notice or cancellable; n
     messages['attack L∞ eps=2'] = await refused(page, { ...attack, id: 'attack-eps', value: '2', expect: 'L∞ eps above 1' });
     await byTestId(page, 'attack-norm').selectOption('l2');
     const toy = { button: 'toy-train-start', state: 'toy-state' };
+    // The paper's world has its own five points; a line of points takes a count (up to the
+    // runs at the bounds below, which then train on all 400).
+    await byTestId(page, 'toy-world').selectOption('line');
     for (const [id, value, expect] of [
       ['toy-count', '1', 'Points must be a number from 2 to 400'],
       ['toy-count', '401', 'Points must be a number from 2 to 400'],

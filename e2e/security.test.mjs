@@ -10,7 +10,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { launch, openPage, byTestId, waitReady, servePage, trainModels } from './browser.mjs';
+import { launch, openPage, byTestId, waitReady, servePage, trainModels, drawOne } from './browser.mjs';
 
 const DIST = process.env.DIST ?? join(process.cwd(), 'dist');
 const server = servePage('security-report.json', 'security');
@@ -144,14 +144,7 @@ test('a whole CPU session stays on its own origin and within its policy', { time
     await byTestId(page, 'random-digit').click();
     await byTestId(page, 'attack-run').click();
     await waitAttack(page, previous);
-    const pad = byTestId(page, 'draw-pad');
-    await pad.scrollIntoViewIfNeeded();
-    const box = await pad.boundingBox();
-    await page.mouse.move(box.x + box.width * 0.5, box.y + box.height * 0.2);
-    await page.mouse.down();
-    await page.mouse.move(box.x + box.width * 0.5, box.y + box.height * 0.8, { steps: 8 });
-    await page.mouse.up();
-    await page.waitForFunction(() => /drawing/.test(document.querySelector('[data-testid="chosen-caption"]').textContent));
+    await drawOne(page);
     previous = await runId(page);
     await byTestId(page, 'attack-run').click();
     await waitAttack(page, previous);

@@ -52,8 +52,9 @@ usage:
       advtrain: standard beside adversarial training (--eps 1.5), robust accuracy at
       --eval-eps 0.5,1,1.5,2,2.5 on --n test images (500), norms on --probes images (50).
       mislabeled: N1, targeted attacks (--eps 2.5) of --n training images (all) toward
-      (y + 1) mod C, N2 trained on them only. detect: autoencoder reconstruction error as an
-      attack detector, and classifying D(E(x + d)), on --n test images (100).
+      (y + 1) mod C, N2 trained only on those N1 puts in that class. detect: autoencoder
+      reconstruction error as an attack detector, and classifying D(E(x + d)), on --n test
+      images (100).
       Options: [--data FILE] [--seed N] [--model mlp|cnn] [--epochs N] [--batch N] [--lr X]
         [--shift PIXELS] [--ema DECAY] [--ae conv|mlp] [--k K] [--ae-epochs N] [--n N]
         [--probes N] [--eps X] [--eval-eps LIST] [--steps N] [--step X] [--attack-batch N]

@@ -15,7 +15,7 @@ use dimple::ml::autoencoder::{
     Autoencoder, AutoencoderConfig, AutoencoderKind, AutoencoderTrainer, reconstruction_error,
 };
 use dimple::ml::experiments::advtrain::{AdvTrainConfig, AdvTrainExperiment, AdvTrainOutcome};
-use dimple::ml::experiments::detect::{DetectConfig, DetectExperiment, View};
+use dimple::ml::experiments::detect::{DetectConfig, DetectExperiment, View, control_directions};
 use dimple::ml::experiments::dynamics::{DynamicsConfig, DynamicsExperiment, DynamicsOutcome};
 use dimple::ml::experiments::mislabeled::{
     MislabeledConfig, MislabeledExperiment, MislabeledOutcome,
@@ -279,6 +279,37 @@ fn detect_experiment_measures_every_view_and_is_deterministic() {
             "{error} vs {}",
             r.errors[0]
         );
+        // The control: x moved along its own random unit direction by as much as D(E(x))
+        // moves it, clipped to the box.
+        let directions = control_directions(config.attack.seed, r.index, N);
+        for (i, u) in directions.iter().enumerate() {
+            let norm = u.iter().map(|v| v * v).sum::<f32>().sqrt();
+            assert!((norm - 1.0).abs() < 1e-4, "unit direction, not {norm}");
+            assert!(
+                directions[..i].iter().all(|w| w != u),
+                "a direction per view"
+            );
+        }
+        let tensor = Tensor::<2>::from_data(TensorData::new(x.to_vec(), [1, N]), &device);
+        let recon = autoencoder
+            .reconstruct(tensor)
+            .try_into_vec_as::<f32>()
+            .unwrap();
+        let length = recon
+            .iter()
+            .zip(x)
+            .map(|(a, b)| (a - b) * (a - b))
+            .sum::<f32>()
+            .sqrt();
+        let moved: Vec<f32> = x
+            .iter()
+            .zip(&directions[0])
+            .map(|(a, u)| (a + length * u).clamp(0.0, 1.0))
+            .collect();
+        assert_eq!(
+            predicted(&classifier, &moved),
+            r.randomized[View::Clean as usize]
+        );
     }
     let flipped = outcome.records.iter().filter(|r| r.flipped).count();
     assert!(flipped > 0, "the checks above checked flips");
@@ -294,7 +325,7 @@ fn detect_experiment_measures_every_view_and_is_deterministic() {
             assert!((0.0..=1.0).contains(&auc));
         }
     }
-    let (on_x, _) = outcome.accuracies(View::Clean);
+    let (on_x, _, _) = outcome.accuracies(View::Clean);
     assert_eq!(on_x, Some(1.0), "every attacked image starts correct");
     if flipped > 0 {
         assert_eq!(outcome.accuracies(View::Adversarial).0, Some(0.0));
@@ -480,7 +511,15 @@ fn mislabeled_experiment_keeps_its_radius_and_is_deterministic() {
         "disjoint predictions"
     );
     assert_eq!(outcome.chance(), 0.1);
-    assert_eq!(outcome.report().table("headline").unwrap().rows.len(), 8);
+    assert!((outcome.chance_among_other() - 1.0 / 9.0).abs() < 1e-12);
+    if let Some(share) = outcome.true_among_other() {
+        assert!(
+            (share * (1.0 - outcome.n2_shifted) - outcome.n2_accuracy).abs() < 1e-9,
+            "the true class's share of the predictions other than (y + 1) mod C"
+        );
+    }
+    assert!(outcome.reached_target > 0, "N2 had images to learn from");
+    assert_eq!(outcome.report().table("headline").unwrap().rows.len(), 11);
     assert_eq!(outcome, mislabeled_run(), "same seed, same outcome");
 }
 

@@ -107,6 +107,27 @@ impl AttackConfig {
     /// Allowed numbers of steps.
     pub const STEPS: (usize, usize) = (1, 1000);
 
+    /// Step length of the restricted attacks' search under an L∞ attack, whose step size is a
+    /// per-pixel size and not a length.
+    pub const RESTRICTED_L2_STEP: f32 = 0.05;
+
+    /// The restricted attacks' search for the boundary that goes with this attack: L2 steps
+    /// (the sign of a projected gradient would leave the subspace) up to `radius`, from x
+    /// itself, since a random start would add its own displacement to the norm at the first
+    /// flip. Steps, target and seed are this attack's.
+    pub fn restricted_search(&self, radius: f32) -> Self {
+        Self {
+            norm: Norm::L2,
+            eps: radius,
+            step_size: match self.norm {
+                Norm::L2 => self.step_size,
+                Norm::Linf => Self::RESTRICTED_L2_STEP,
+            },
+            random_start: false,
+            ..self.clone()
+        }
+    }
+
     /// Checks every setting; the message names the setting and what it must be.
     pub fn validate(&self) -> Result<(), String> {
         if !(self.eps.is_finite() && self.eps > 0.0) {
@@ -821,6 +842,41 @@ mod tests {
             .chunks(n)
             .map(<[f32]>::to_vec)
             .collect()
+    }
+
+    #[test]
+    fn restricted_search_starts_at_x_with_l2_steps() {
+        let plain = AttackConfig::default();
+        // The default attack at its own radius is its own search: one batch for all four.
+        assert_eq!(plain.restricted_search(plain.eps), plain);
+        let search = plain.restricted_search(6.0);
+        assert_eq!((search.norm, search.eps), (Norm::L2, 6.0));
+        assert_eq!(search.step_size, plain.step_size);
+        for norm in [Norm::L2, Norm::Linf] {
+            let attack = AttackConfig {
+                norm,
+                eps: 0.1,
+                step_size: 0.01,
+                steps: 77,
+                random_start: true,
+                target: Some(3),
+                seed: 9,
+            };
+            let search = attack.restricted_search(6.0);
+            assert!(
+                !search.random_start,
+                "a random start would add to the norm at the flip"
+            );
+            assert_eq!((search.norm, search.eps), (Norm::L2, 6.0));
+            assert_eq!((search.steps, search.target, search.seed), (77, Some(3), 9));
+            let step = if norm == Norm::L2 {
+                0.01
+            } else {
+                AttackConfig::RESTRICTED_L2_STEP
+            };
+            assert_eq!(search.step_size, step);
+            assert_ne!(search, attack);
+        }
     }
 
     #[test]

@@ -29,10 +29,6 @@ use leptos::prelude::*;
 use leptos::task::spawn_local;
 use std::sync::Arc;
 
-/// The L2 step of the restricted row when the plain attack uses L∞ (the sign of a projected
-/// gradient leaves the subspace, so restricted steps are always L2).
-const RESTRICTED_L2_STEP: f32 = 0.05;
-
 /// An image to attack, pixels in [0, 1].
 #[derive(Clone, Debug, PartialEq)]
 pub struct Chosen {
@@ -58,6 +54,20 @@ impl Chosen {
             source: format!("test digit #{index}"),
             stem: format!("test{index}"),
         })
+    }
+
+    /// What it is, in words: its source and, when known, its class ("test digit #5, a 1").
+    fn describe(&self, lab: LabStore) -> String {
+        match self.label {
+            Some(l) => {
+                let name = lab.with_value(|x| {
+                    x.as_ref()
+                        .map_or_else(|| l.to_string(), |x| x.class_name(l))
+                });
+                format!("{}, a {name}", self.source)
+            }
+            None => self.source.clone(),
+        }
     }
 }
 
@@ -119,6 +129,8 @@ struct Outcome {
     k: usize,
     rank: usize,
     n: usize,
+    /// What the image is, in words ("test digit #5, a 1").
+    source: String,
     /// The clean image and the plain attack's recorded iterates.
     x: Vec<f32>,
     path: Vec<AttackStep>,
@@ -259,20 +271,6 @@ pub fn AttackPanel(
     let resized = RwSignal::new(0u32);
     let _ = window_event_listener(leptos::ev::resize, move |_| resized.update(|n| *n += 1));
 
-    // A test digit picked in the gallery or at random becomes the image to attack.
-    Effect::new(move || {
-        let Some(index) = selected.get() else { return };
-        if load.get() != LoadState::Ready {
-            return;
-        }
-        let picked = lab.with_value(|l| {
-            let d = &l.as_ref()?.dataset;
-            Chosen::test_digit(d, index)
-        });
-        if picked.is_some() {
-            chosen.set(picked);
-        }
-    });
     let drawn = Callback::new(move |pixels: Vec<f32>| {
         selected.set(None);
         chosen.set(Some(Chosen {
@@ -380,6 +378,37 @@ pub fn AttackPanel(
     };
 
     let run = move |_| launch();
+
+    // A test digit picked in the gallery or at random becomes the image to attack, and is
+    // attacked at once where the models are there and no attack runs. The digit the address
+    // names at the start is left to the first attack (below), and the same digit picked again
+    // as a dataset loads is not attacked again.
+    let last_pick = StoredValue::new(None::<usize>);
+    let started = StoredValue::new(false);
+    Effect::new(move || {
+        let index = selected.get();
+        if load.get() != LoadState::Ready {
+            return;
+        }
+        let first = !started.get_value();
+        started.set_value(true);
+        let Some(index) = index else { return };
+        let picked = lab.with_value(|l| {
+            let d = &l.as_ref()?.dataset;
+            Chosen::test_digit(d, index)
+        });
+        let Some(picked) = picked else { return };
+        chosen.set(Some(picked));
+        let repeated = last_pick.get_value() == Some(index);
+        last_pick.set_value(Some(index));
+        let models = lab.with_value(|l| {
+            l.as_ref()
+                .is_some_and(|l| l.classifier.is_some() && l.autoencoder.is_some())
+        });
+        if !first && !repeated && models && phase.get_untracked().is_none() {
+            launch();
+        }
+    });
     let auto_attacked = StoredValue::new(false);
     Effect::new(move || {
         if starting.with(StartingModels::is_empty)
@@ -426,6 +455,13 @@ pub fn AttackPanel(
     });
     let ready = move || load.get() == LoadState::Ready;
     let busy = move || phase.get().is_some();
+    // The results shown are another image's than the one chosen.
+    let stale = move || {
+        outcome.with(|o| {
+            o.as_ref()
+                .is_some_and(|o| chosen.with(|c| c.as_ref().is_some_and(|c| c.pixels != o.x)))
+        })
+    };
     let has_outcome = Signal::derive(move || outcome.with(Option::is_some));
     let file_name = Signal::derive(move || match chosen.get() {
         Some(c) => format!("four-views-{}", c.stem),
@@ -447,10 +483,7 @@ pub fn AttackPanel(
                         aria-label="the digit to attack"></canvas>
                     <p class="caption" data-testid="chosen-caption">
                         {move || chosen.with(|c| match c {
-                            Some(c) => match c.label {
-                                Some(l) => format!("{}, a {}", c.source, lab.with_value(|x| x.as_ref().map_or_else(|| l.to_string(), |x| x.class_name(l)))),
-                                None => c.source.clone(),
-                            },
+                            Some(c) => c.describe(lab),
                             None => "No digit yet: click one in the gallery.".to_string(),
                         })}
                     </p>
@@ -496,11 +529,18 @@ pub fn AttackPanel(
             </div>
             <p class="status" data-testid="attack-status" data-busy=move || busy().to_string() aria-live="polite">
                 {move || phase.get().unwrap_or_else(|| match outcome.get() {
+                    Some(o) if chosen.with(|c| c.as_ref().is_some_and(|c| c.pixels != o.x)) => format!(
+                        "The results below are for {}. Press Run attack for {}.",
+                        o.source,
+                        chosen.with(|c| c.as_ref().map(|c| c.describe(lab)).unwrap_or_default())
+                    ),
                     Some(o) => timing_text(&o.timing),
                     None => "Pick a digit, then run the attack.".into(),
                 })}
             </p>
-            {move || outcome.get().map(|o| view! { <Results outcome=o step resized/> })}
+            <div class="results-frame" class:stale=stale data-stale=move || stale().to_string()>
+                {move || outcome.get().map(|o| view! { <Results outcome=o step resized/> })}
+            </div>
             <div class="exports" role="group" aria-label="Download the four views">
                 <PngButton figure=Figure::Strip(".four-views > figure.view") panel="views" name=file_name label="Four views PNG"
                     testid="export-png-strip" ready=has_outcome notices/>
@@ -543,12 +583,12 @@ fn Results(outcome: Arc<Outcome>, step: RwSignal<usize>, resized: RwSignal<u32>)
         .map(|card| view! { <CardView card width=w height=h marked=Some(usize::from(o.target.unwrap_or(o.attacked))) resized/> })
         .collect_view();
     view! {
-        <div class="results" data-testid="attack-results" data-run=o.id data-timing-basis=format!("{:.1}", o.timing.basis_ms)
+        <div class="results" data-testid="attack-results" data-run=o.id data-source=o.source.clone() data-timing-basis=format!("{:.1}", o.timing.basis_ms)
             data-timing-pgd=format!("{:.1}", o.timing.pgd_ms) data-timing-total=format!("{:.1}", o.timing.total_ms)>
             {o.misread.clone().map(|m| view! { <p class="explain">{m}</p> })}
             <h3>"The four views"</h3>
             <p class="explain">
-                "Left to right: the digit x, the adversarial example x + d, then x plus only the part of d along the manifold "
+                "In order: the digit x, the adversarial example x + d, then x plus only the part of d along the manifold "
                 "(its tangent space at x, from the autoencoder) and x plus only the part across it. "
                 "Under the images: d and its two parts as heatmaps (red brightens a pixel, blue darkens it)."
             </p>
@@ -767,6 +807,7 @@ async fn attack(
     cancelled: RwSignal<bool>,
 ) -> Result<Outcome, String> {
     let started = now_ms();
+    let chosen_source = chosen.describe(lab);
     let (classifier, autoencoder, device, width, height) = lab
         .with_value(|l| {
             let l = l.as_ref()?;
@@ -830,18 +871,9 @@ async fn attack(
         label: attacked,
         restriction,
     };
-    // The restricted row searches for the boundary with L2 steps (the sign of a projected
-    // gradient would leave the subspace) up to the search radius. When the plain attack has
-    // the same settings, all four attacks share one batch.
-    let search = AttackConfig {
-        norm: Norm::L2,
-        eps: search_radius,
-        step_size: match config.norm {
-            Norm::L2 => config.step_size,
-            Norm::Linf => RESTRICTED_L2_STEP,
-        },
-        ..config.clone()
-    };
+    // The restricted row searches for the boundary up to the search radius, from x itself.
+    // When the plain attack has the same settings, all four attacks share one batch.
+    let search = config.restricted_search(search_radius);
     let row = [job(None), job(Some(on)), job(Some(off)), job(Some(control))];
     let batches = if search == config { 1 } else { 2 };
     if cancelled.get_untracked() {
@@ -887,6 +919,19 @@ async fn attack(
     for (i, ((testid, title, formula), image)) in titles.iter().zip(&four.images).enumerate() {
         let p = &four.predictions[i];
         let d: Vec<f32> = image.iter().zip(&x).map(|(a, b)| a - b).collect();
+        // A projection of d is not clipped: its class is the computed image's, and the picture
+        // clips it. Say so where that differs.
+        let outside = image
+            .iter()
+            .filter(|&&v| !(-1e-6..=1.0 + 1e-6).contains(&v))
+            .count();
+        let notes = if outside > 0 {
+            vec![format!(
+                "classified as computed; {outside} pixels leave [0,\u{a0}1] and are clipped only in the picture"
+            )]
+        } else {
+            Vec::new()
+        };
         views.push(Card {
             testid,
             title,
@@ -899,7 +944,7 @@ async fn attack(
             confidence: p.confidence,
             l2: l2_norm(&d),
             linf: linf(&d),
-            notes: Vec::new(),
+            notes,
             changed: p.predicted != attacked,
             flipped: None,
         });
@@ -959,6 +1004,7 @@ async fn attack(
         attacked,
         target: config.target,
         misread,
+        source: chosen_source,
         views,
         restricted,
         restricted_note,

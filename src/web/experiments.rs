@@ -14,8 +14,10 @@ mod report_view;
 use super::browser::{now_ms, yield_now};
 use super::fields::{NumberField, ProgressBar};
 use super::lab::{Lab, LabStore, LoadState, Notices, Running, keep_per_dataset, notify};
+use crate::ml::autoencoder::AutoencoderKind;
 use crate::ml::experiments::{Experiment, Progress};
 use crate::ml::mnist::Source;
+use crate::ml::model::ClassifierKind;
 use catalogue::{Built, Plan, Which};
 use leptos::prelude::*;
 use leptos::task::spawn_local;
@@ -143,6 +145,26 @@ fn provenance(lab: &Lab, which: Which) -> Vec<(String, String)> {
     settings
 }
 
+/// How this page's models differ from the public reproduction's (an MLP 784-256-256-10
+/// classifier, a conv autoencoder with k = 16), in words; empty when they do not.
+fn reproduction_mismatch(lab: &Lab) -> Vec<String> {
+    let mut differences = Vec::new();
+    if let Some(c) = &lab.classifier
+        && c.kind() != ClassifierKind::Mlp
+    {
+        differences.push(format!("the classifier is a {}", c.kind().label()));
+    }
+    if let Some(a) = &lab.autoencoder {
+        if a.kind() != AutoencoderKind::Conv {
+            differences.push(format!("the autoencoder is an {}", a.kind().label()));
+        }
+        if a.latent() != 16 {
+            differences.push(format!("k = {}, not 16", a.latent()));
+        }
+    }
+    differences
+}
+
 /// What the panel keeps per dataset: the finished results (one per experiment), the one shown
 /// and the status line.
 type Kept = (Vec<Arc<Finished>>, Option<Which>, String);
@@ -211,9 +233,14 @@ pub fn ExperimentsPanel(
         let prepared = lab.with_value(|l| {
             let l = l.as_ref().ok_or("the page is still starting")?;
             let built = Built::new(l, which, plan)?;
-            Ok::<_, String>((built, provenance(l, which), dataset_names(l)))
+            Ok::<_, String>((
+                built,
+                provenance(l, which),
+                dataset_names(l),
+                reproduction_mismatch(l),
+            ))
         });
-        let (built, mut settings, (dataset, dataset_id)) = match prepared {
+        let (built, mut settings, (dataset, dataset_id), mismatch) = match prepared {
             Ok(p) => p,
             Err(e) => return refuse(e),
         };
@@ -256,6 +283,12 @@ pub fn ExperimentsPanel(
                     if which == Which::Norms && dataset_id != Source::Mnist.id() {
                         report.notes.push(format!(
                             "These images are {dataset}: the reproduction's columns are MNIST figures, shown for scale only."
+                        ));
+                    } else if which == Which::Norms && !mismatch.is_empty() {
+                        report.notes.push(format!(
+                            "Here {}: the reproduction's columns come from an MLP 784-256-256-10 and a conv \
+                             autoencoder with k = 16, and are shown for scale only.",
+                            mismatch.join(", ")
                         ));
                     }
                     let finished = Arc::new(Finished {
@@ -393,7 +426,7 @@ pub fn ExperimentsPanel(
         <section class="panel experiments" aria-labelledby="exp-title" data-testid="experiments-panel">
             <h2 id="exp-title">"Experiments lab: the paper's claims over many images"</h2>
             <p class="explain">
-                "The views above look at one image at a time. These five experiments measure the paper's claims over many "
+                "The attack views look at one image at a time. These five experiments measure the paper's claims over many "
                 "images, right here in your browser, with the settings kept small so that each finishes in seconds to a few "
                 "minutes. Each says what it tests and which result would support or contradict the dimpled manifold model; "
                 "each result says which data and models produced it, and exports as CSV or JSON."

@@ -1,9 +1,10 @@
 //! The gallery: test digits the classifier never trained on, each with its predicted class
-//! and confidence (a wrong prediction is marked). Clicking one picks it for the attack.
+//! and confidence (a wrong prediction is marked). Clicking one attacks it in the four views.
 
 use super::lab::{LabStore, LoadState, TestDigit, first_test_digits};
 use super::plot::grey_image;
 use super::train::{GALLERY_SIZE, GalleryPredictions};
+use super::url::{Panel, scroll_to_panel};
 use leptos::html::Canvas;
 use leptos::prelude::*;
 
@@ -69,7 +70,10 @@ fn GalleryDigit(
             class:selected=move || selected.get() == Some(index)>
             <button class="pick" data-testid="gallery-pick" aria-pressed=move || (selected.get() == Some(index)).to_string()
                 aria-label=format!("attack this test digit, true class {label_name}")
-                on:click=move |_| selected.set(Some(index))>
+                on:click=move |_| {
+                    selected.set(Some(index));
+                    scroll_to_panel(Panel::Views);
+                }>
                 <canvas node_ref=canvas role="img" aria-label=format!("test digit, true class {label_name}")></canvas>
             </button>
             <figcaption>

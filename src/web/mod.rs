@@ -230,6 +230,9 @@ fn App() -> impl IntoView {
     .into_any()
 }
 
+/// How long the copy of a new notice stays at the top of the screen.
+const TOAST_MS: i32 = 8000;
+
 /// The page's notices and what is loading.
 #[component]
 fn NoticeList(
@@ -237,8 +240,41 @@ fn NoticeList(
     load: RwSignal<LoadState>,
     download: data::Download,
 ) -> impl IntoView {
+    // A new notice whose list has scrolled out of sight also shows for a while in a copy
+    // fixed at the top of the screen, so that a button far down the page visibly answers.
+    // The copy is for the eye only: the list announces it, and clicks pass through it.
+    let list = NodeRef::<leptos::html::Div>::new();
+    let toast = RwSignal::new(None::<lab::Notice>);
+    let seen = StoredValue::new(0usize);
+    Effect::new(move || {
+        let count = notices.with(Vec::len);
+        let before = seen.get_value();
+        seen.set_value(count);
+        if count <= before {
+            if count < before {
+                toast.set(None);
+            }
+            return;
+        }
+        let out_of_sight = list
+            .get_untracked()
+            .is_some_and(|el| el.get_bounding_client_rect().bottom() < 0.0);
+        if !out_of_sight {
+            return;
+        }
+        toast.set(notices.with_untracked(|all| all.last().cloned()));
+        spawn_local(async move {
+            browser::sleep(TOAST_MS).await;
+            if seen.get_value() == count {
+                toast.set(None);
+            }
+        });
+    });
     view! {
-        <div role="status" aria-live="polite">
+        {move || toast.get().map(|n| view! {
+            <p class="notice toast" class:error=n.error data-testid="notice-toast" aria-hidden="true">{n.text}</p>
+        })}
+        <div role="status" aria-live="polite" node_ref=list>
             {move || notices.get().into_iter().enumerate().map(|(i, n)| view! {
                 <p class="notice" class:error=n.error data-testid="notice">
                     <span>{n.text}</span>

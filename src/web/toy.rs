@@ -561,6 +561,9 @@ pub fn ToyPanel(
 
     let ready = move || load.get() == LoadState::Ready;
     let busy = Signal::derive(move || toy.state.get().active());
+    // The paper's world has its own five points.
+    let fixed_count =
+        Signal::derive(move || busy.get() || preset_of(&settings.preset.get()) == ToyPreset::Paper);
     let three_d = Memo::new(move |_| preset_of(&settings.preset.get()).dim() == 3);
     let percent = Signal::derive(move || {
         let total = toy.epochs.get().max(1);
@@ -607,7 +610,7 @@ pub fn ToyPanel(
                 <ChoiceField label="World" testid="toy-world" value=settings.preset disabled=busy
                     options=vec![("paper", "The paper's 5 points"), ("line", "Points on a line"), ("sine", "Points on a sine"),
                         ("circle", "Points on a circle"), ("plane", "3-D: a plane"), ("sheet", "3-D: a curved sheet")]/>
-                <NumberField label="Points" testid="toy-count" value=settings.count min="2" max="400" step="1" disabled=busy/>
+                <NumberField label="Points" testid="toy-count" value=settings.count min="2" max="400" step="1" disabled=fixed_count/>
                 <NumberField label="Noise" testid="toy-noise" value=settings.noise min="0" max="0.5" step="0.01" disabled=busy/>
                 <Show when=move || three_d.get()>
                     <ChoiceField label="Labels" testid="toy-labels" value=settings.labels disabled=busy
@@ -701,7 +704,8 @@ pub fn ToyPanel(
                     tables=Signal::derive(move || toy.phases.with(|p| if p.is_empty() { Vec::new() } else { vec![phase_table(p)] })) notices/>
             </div>
             <p class="explain small">
-                "Distance: how far the boundary is from the points, on average (capped at 1). |cos|: 1 where the boundary runs parallel "
+                "Distance: how far the boundary is from the points, on average (capped at 1); the first-order distance |m|/‖∇m‖ \
+                 estimates the same from the margin m and its gradient at each point (exact for a straight boundary). |cos|: 1 where the boundary runs parallel "
                 "to the data's manifold at a point, 0 where it cuts straight across. Clinging shows as the distance falling while |cos| "
                 "rises; dimpling as the distance staying small. Try a wider network, tanh, or a smaller learning rate, and see whether "
                 "the boundary really lies along the data or just crosses between the points."

@@ -12,6 +12,11 @@
 //! The attack does not know about the autoencoder: an adaptive attacker would attack D ∘ E
 //! and the classifier together, so accuracy on D(E(x + d)) is an upper bound on what the
 //! defence achieves.
+//!
+//! The control: x + d stops at the first flip, right at the boundary, so almost any change
+//! may bring the label back. Each view v is therefore also classified after a change in a
+//! random direction of the same length as the reconstruction's, ||D(E(v)) − v||, clipped to
+//! the pixel box. The autoencoder purifies only by as much as it beats that.
 
 use super::norms::{NormsConfig, histogram_points};
 use super::report::{Cell, Chart, ChartKind, Report, Table};
@@ -22,10 +27,17 @@ use super::{
 };
 use crate::ml::attack::{AttackConfig, AttackJob, Norm, PgdRun};
 use crate::ml::autoencoder::Autoencoder;
-use crate::ml::manifold::{TangentBasis, off_manifold, project_on_manifold, tangent_basis};
+use crate::ml::manifold::{
+    TangentBasis, off_manifold, project_on_manifold, standard_normal, tangent_basis,
+};
 use crate::ml::model::Classifier;
 use crate::ml::read_f32;
+use crate::ml::rng::Rng;
 use burn::prelude::*;
+
+/// Mixed into the attack's seed for the control's random directions, so that they are not the
+/// random start's.
+const CONTROL_STREAM: u64 = 0x636f_6e74_726f_6c00;
 
 /// The four views of an attacked image whose reconstruction error is measured.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -122,6 +134,9 @@ pub struct DetectRecord {
     pub predicted: [u8; 4],
     /// The classifier's class for each view's reconstruction D(E(v)).
     pub reconstructed: [u8; 4],
+    /// The classifier's class for each view after a random change as long as the
+    /// reconstruction's, clip(v + r) with ||r|| = ||D(E(v)) − v||: the control.
+    pub randomized: [u8; 4],
     /// The perturbation d.
     pub perturbation: Vec<f32>,
 }
@@ -158,8 +173,9 @@ impl DetectOutcome {
         roc_auc(&self.errors(view), &self.errors(View::Clean))
     }
 
-    /// The classifier's accuracy on `view` and on its reconstruction, over its population.
-    pub fn accuracies(&self, view: View) -> (Option<f64>, Option<f64>) {
+    /// The classifier's accuracy on `view`, on its reconstruction and on the control (a random
+    /// change as long as the reconstruction's), over its population.
+    pub fn accuracies(&self, view: View) -> (Option<f64>, Option<f64>, Option<f64>) {
         let records: Vec<&DetectRecord> = self.population(view).collect();
         let share = |hit: &dyn Fn(&DetectRecord) -> bool| {
             (!records.is_empty())
@@ -169,6 +185,7 @@ impl DetectOutcome {
         (
             share(&|r| r.predicted[v] == r.label),
             share(&|r| r.reconstructed[v] == r.label),
+            share(&|r| r.randomized[v] == r.label),
         )
     }
 
@@ -215,16 +232,23 @@ impl DetectOutcome {
         }
         let mut accuracy = Table::new(
             "purification",
-            "Accuracy on each input and on its reconstruction D(E(v))",
-            &["input v", "images", "classifier(v)", "classifier(D(E(v)))"],
+            "Accuracy on each input, on its reconstruction D(E(v)), and after a random change as large",
+            &[
+                "input v",
+                "images",
+                "classifier(v)",
+                "classifier(D(E(v)))",
+                "control: classifier(v + r), ||r|| = ||D(E(v)) − v||",
+            ],
         );
         for view in View::ALL {
-            let (plain, purified) = self.accuracies(view);
+            let (plain, purified, control) = self.accuracies(view);
             accuracy.push(vec![
                 Cell::text(view.label()),
                 Cell::count(self.population(view).count()),
                 Cell::percent(plain),
                 Cell::percent(purified),
+                Cell::percent(control),
             ]);
         }
         let flipped = self.records.iter().filter(|r| r.flipped).count();
@@ -254,7 +278,14 @@ impl DetectOutcome {
             "The attack does not know about the autoencoder; an adaptive attack on the classifier \
              behind D ∘ E would lower the accuracy on D(E(x + d))."
                 .into(),
-            "Projected views are not clipped to the pixel box.".into(),
+            "x + d stops at the first flip, at the boundary, so a small change of almost any kind \
+             can bring the label back: the control changes each view by a random direction r as \
+             long as its reconstruction's change (then clipped to the pixel box), and D ∘ E \
+             purifies only by as much as it beats the control."
+                .into(),
+            "Projected views are not clipped to the pixel box; their pixels outside [0, 1], which \
+             the decoder cannot produce, add to their reconstruction error."
+                .into(),
         ];
         report
     }
@@ -268,6 +299,7 @@ impl DetectOutcome {
                     format!("{} error", v.id()),
                     format!("{} class", v.id()),
                     format!("{} reconstructed class", v.id()),
+                    format!("{} control class", v.id()),
                 ]
             })
             .collect();
@@ -284,6 +316,7 @@ impl DetectOutcome {
                 row.push(Cell::number(f64::from(r.errors[v]), 6));
                 row.push(Cell::count(usize::from(r.predicted[v])));
                 row.push(Cell::count(usize::from(r.reconstructed[v])));
+                row.push(Cell::count(usize::from(r.randomized[v])));
             }
             table.push(row);
         }
@@ -402,11 +435,26 @@ impl DetectExperiment {
         let autoencoder = self.autoencoder.valid();
         let classifier = self.classifier.valid();
         let reconstructed = autoencoder.reconstruct(v.clone());
-        let errors = (reconstructed.clone() - v.clone()).square().mean_dim(1);
+        let change = (reconstructed.clone() - v.clone()).square();
+        let errors = change.clone().mean_dim(1);
+        let lengths = change.sum_dim(1).sqrt();
+        // The control: each view moved by a random unit direction (drawn per test image, so
+        // the same image gets the same directions in any batch) times its reconstruction's
+        // change, clipped to the pixel box.
+        let mut directions = Vec::with_capacity(rows * n);
+        for &p in &positions {
+            let index = self.images.indices[p];
+            for direction in control_directions(self.config.attack.seed, index, n) {
+                directions.extend(direction);
+            }
+        }
+        let directions = Tensor::<2>::from_data(TensorData::new(directions, [rows, n]), &device);
+        let randomized = (v.clone() + directions * lengths).clamp(0.0, 1.0);
         let classes = |images: Tensor<2>| classifier.forward(images).argmax(1).float();
         let errors = read_f32(errors).await?;
         let predicted = read_f32(classes(v)).await?;
         let recon_predicted = read_f32(classes(reconstructed)).await?;
+        let random_predicted = read_f32(classes(randomized)).await?;
         for (i, (&p, attack)) in positions.iter().zip(attacks).enumerate() {
             let pick = |values: &[f32]| -> [f32; 4] { std::array::from_fn(|j| values[4 * i + j]) };
             let class = |values: &[f32]| pick(values).map(|c| c as u8);
@@ -418,11 +466,28 @@ impl DetectExperiment {
                 errors: pick(&errors),
                 predicted: class(&predicted),
                 reconstructed: class(&recon_predicted),
+                randomized: class(&random_predicted),
                 perturbation: attack.perturbation,
             });
         }
         Ok(())
     }
+}
+
+/// The control's random unit directions in R^n for the four views of test image `index`, in
+/// [`View::ALL`] order: the same for an image in any batch.
+pub fn control_directions(seed: u64, index: usize, n: usize) -> [Vec<f32>; 4] {
+    let mut rng = Rng::new(seed ^ CONTROL_STREAM ^ index as u64);
+    std::array::from_fn(|_| {
+        let r: Vec<f32> = (0..n).map(|_| standard_normal(&mut rng) as f32).collect();
+        let norm = r
+            .iter()
+            .map(|v| v * v)
+            .sum::<f32>()
+            .sqrt()
+            .max(f32::MIN_POSITIVE);
+        r.iter().map(|v| v / norm).collect()
+    })
 }
 
 impl Experiment for DetectExperiment {

@@ -2,17 +2,23 @@
 //!
 //! Train N1 on the training set. Make a targeted L2 PGD adversarial example t_i of every
 //! training image x_i toward the wrong class (y_i + 1) mod C. Train a fresh N2 only on the
-//! pairs (t_i, (y_i + 1) mod C): every label it sees is wrong to a human eye. Then classify the
-//! clean test set with N2. If N2 is far above chance, the perturbations carry features of the
-//! target class that generalise (Ilyas et al.'s non-robust features); the Dimpled Manifold
-//! Model explains the same result by N1's boundary running close to the manifold, so that
-//! crossing it off the manifold encodes the target's side of N1's boundary.
+//! pairs (t_i, (y_i + 1) mod C) whose t_i N1 classifies as its target, as Ilyas et al. make
+//! sure each one is: every label N2 sees is wrong to a human eye. Then classify the clean test
+//! set with N2.
+//!
+//! The baseline is not chance. A network that learned only what a human sees in t_i (the
+//! digit's shape, under the name of the next class) answers (y + 1) mod C on a clean image and
+//! scores 0% on the true labels. Accuracy above 0%, and the true class picked more often than
+//! 1 / (C − 1) among N2's answers other than (y + 1) mod C, come from the perturbations: they
+//! carry features of the target class that generalise (Ilyas et al.'s non-robust features).
+//! The Dimpled Manifold Model explains the same result by N1's boundary running close to the
+//! manifold, so that crossing it off the manifold encodes the target's side of N1's boundary.
 //!
 //! N2 trains without the random-shift augmentation (shifting t_i would move its perturbation
 //! off the pixels N1 keyed it to) and from its own initial weights (seed + 1).
 
 use super::report::{Cell, Chart, ChartKind, Report, Table};
-use super::{Experiment, Progress, accuracy, check_batch, correct_count, train_step, training_run};
+use super::{Experiment, Progress, accuracy, check_batch, train_step, training_run};
 use crate::ml::attack::{AttackConfig, BatchPgd, Goal};
 use crate::ml::batch::DeviceSplit;
 use crate::ml::model::{Classifier, ImageShape};
@@ -73,7 +79,7 @@ pub struct MislabeledOutcome {
     pub training_images: usize,
     /// N1's accuracy on the clean test split.
     pub n1_accuracy: f64,
-    /// t_i that N1 classifies as their target.
+    /// t_i that N1 classifies as their target: N2's training set.
     pub reached_target: usize,
     /// Mean and largest ||t_i − x_i||₂.
     pub mean_l2: f64,
@@ -92,6 +98,19 @@ impl MislabeledOutcome {
     /// 1 / C.
     pub fn chance(&self) -> f64 {
         1.0 / self.classes as f64
+    }
+
+    /// Of N2's clean test predictions other than (y + 1) mod C, the share that is the true
+    /// class; `None` when every prediction is (y + 1) mod C.
+    pub fn true_among_other(&self) -> Option<f64> {
+        let other = 1.0 - self.n2_shifted;
+        (other > 1e-9).then(|| (self.n2_accuracy / other).min(1.0))
+    }
+
+    /// 1 / (C − 1): the share of the true class among N2's other answers if they carried
+    /// nothing of it.
+    pub fn chance_among_other(&self) -> f64 {
+        1.0 / (self.classes as f64 - 1.0)
     }
 
     /// The tables and charts.
@@ -116,7 +135,7 @@ impl MislabeledOutcome {
         let rows = [
             ("N1 test accuracy", Cell::percent(self.n1_accuracy)),
             (
-                "t_i that N1 classifies as their target",
+                "t_i that N1 classifies as their target (N2's training set)",
                 Cell::text(format!(
                     "{} of {} ({:.1}%)",
                     self.reached_target,
@@ -141,7 +160,20 @@ impl MislabeledOutcome {
                 "N2 test predictions equal to (y + 1) mod C",
                 Cell::percent(self.n2_shifted),
             ),
+            (
+                "N2 test accuracy if it learned only what a human sees",
+                Cell::percent(0.0),
+            ),
             ("chance", Cell::percent(self.chance())),
+            (
+                "the true class among N2's other predictions",
+                self.true_among_other()
+                    .map_or(Cell::text("–"), Cell::percent),
+            ),
+            (
+                "the same if those carried nothing of it, 1 / (C − 1)",
+                Cell::percent(self.chance_among_other()),
+            ),
         ];
         for (what, value) in rows {
             table.push(vec![Cell::text(what), value]);
@@ -166,6 +198,13 @@ impl MislabeledOutcome {
         report.notes = vec![
             "N2 never sees a correctly labelled image: each t_i carries the label (y + 1) mod C."
                 .into(),
+            "N2 trains only on the t_i that N1 classifies as their target; the others, which N1 still \
+             reads as their own class, would mostly teach it the shapes under shifted names."
+                .into(),
+            "A network that learned only what a human sees in t_i would answer (y + 1) mod C on a \
+             clean image: 0% on the true labels, not chance. Accuracy above 0%, and the true class \
+             above 1 / (C − 1) among N2's other answers, come from the perturbations."
+                .into(),
             "N2 trains without shift augmentation and from other initial weights (seed + 1)."
                 .into(),
         ];
@@ -186,7 +225,9 @@ pub struct MislabeledExperiment {
     targets: Tensor<1, Int>,
     trainer: Option<Trainer>,
     n1: Option<Classifier>,
+    /// The t_i that reached their targets, and those targets, batch by batch.
     adversarial: Vec<Tensor<2>>,
+    adversarial_targets: Vec<Tensor<1, Int>>,
     attacked: usize,
     reached: usize,
     sum_l2: f64,
@@ -224,6 +265,7 @@ impl MislabeledExperiment {
             trainer: None,
             n1: None,
             adversarial: Vec::new(),
+            adversarial_targets: Vec::new(),
             attacked: 0,
             reached: 0,
             sum_l2: 0.0,
@@ -233,8 +275,9 @@ impl MislabeledExperiment {
         })
     }
 
-    fn steps(&self, config: &TrainConfig) -> usize {
-        self.train.len().div_ceil(config.batch_size) * config.epochs
+    /// Training steps of `config` on `images` images.
+    fn steps(config: &TrainConfig, images: usize) -> usize {
+        images.div_ceil(config.batch_size) * config.epochs
     }
 
     async fn attack_batch(&mut self) -> Result<(), String> {
@@ -247,12 +290,28 @@ impl MislabeledExperiment {
             .attack
             .perturb(n1, x.clone(), targets.clone(), Goal::Targeted);
         let norms = (t.clone() - x).square().sum_dim(1).sqrt();
-        let reached = read_f32(correct_count(n1, t.clone(), targets)).await?[0];
-        let stats = read_f32(Tensor::cat(vec![norms.clone().sum(), norms.max()], 0)).await?;
-        self.reached += reached as usize;
+        let hits = n1
+            .forward(t.clone())
+            .argmax(1)
+            .reshape([size])
+            .equal(targets.clone())
+            .float();
+        let stats = read_f32(Tensor::cat(vec![norms.clone().sum(), norms.max(), hits], 0)).await?;
         self.sum_l2 += f64::from(stats[0]);
         self.max_l2 = self.max_l2.max(stats[1]);
-        self.adversarial.push(t);
+        let reached: Vec<i64> = (0..size)
+            .filter(|&i| stats[2 + i] > 0.5)
+            .map(|i| i as i64)
+            .collect();
+        self.reached += reached.len();
+        if !reached.is_empty() {
+            let rows = Tensor::<1, Int>::from_data(
+                TensorData::new(reached.clone(), [reached.len()]),
+                &self.device,
+            );
+            self.adversarial.push(t.select(0, rows.clone()));
+            self.adversarial_targets.push(targets.select(0, rows));
+        }
         self.attacked += size;
         Ok(())
     }
@@ -271,7 +330,7 @@ impl MislabeledExperiment {
                 .add_scalar(1)
                 .remainder_scalar(self.shape.classes as i64),
         };
-        let relabeled = relabeled(&self.adversarial, &self.targets);
+        let relabeled = relabeled(&self.adversarial, &self.adversarial_targets);
         self.outcome = Some(MislabeledOutcome {
             config: self.config.clone(),
             classes: self.shape.classes,
@@ -304,7 +363,14 @@ impl MislabeledExperiment {
         } else if self.attacked < self.train.len() {
             self.attack_batch().await?;
         } else if self.n2.is_none() {
-            let (adversarial, targets) = (&self.adversarial, &self.targets);
+            if self.reached == 0 {
+                return Err(format!(
+                    "no t_i reached its target class within radius {}: N2 would have nothing to \
+                     learn from; raise the radius or the steps",
+                    self.config.attack.eps
+                ));
+            }
+            let (adversarial, targets) = (&self.adversarial, &self.adversarial_targets);
             self.n2 = train_step(
                 &mut self.trainer,
                 &self.config.relabeled_train(),
@@ -322,11 +388,11 @@ impl MislabeledExperiment {
     }
 }
 
-/// N2's training set: the t_i under their targets.
-fn relabeled(adversarial: &[Tensor<2>], targets: &Tensor<1, Int>) -> DeviceSplit {
+/// N2's training set: the t_i that reached their targets, under those targets.
+fn relabeled(adversarial: &[Tensor<2>], targets: &[Tensor<1, Int>]) -> DeviceSplit {
     DeviceSplit {
         images: Tensor::cat(adversarial.to_vec(), 0),
-        labels: targets.clone(),
+        labels: Tensor::cat(targets.to_vec(), 0),
     }
 }
 
@@ -334,10 +400,14 @@ impl Experiment for MislabeledExperiment {
     type Outcome = MislabeledOutcome;
 
     fn progress(&self) -> Progress {
+        // The bar counts N2's steps as if every t_i had reached its target, its total being
+        // fixed from the start; N2's steps on the t_i that did are scaled to that count.
+        let images = self.train.len();
         let (n1_steps, n2_steps) = (
-            self.steps(&self.config.train),
-            self.steps(&self.config.relabeled_train()),
+            Self::steps(&self.config.train, images),
+            Self::steps(&self.config.relabeled_train(), images),
         );
+        let n2_actual = Self::steps(&self.config.relabeled_train(), self.reached).max(1);
         let batches = self.train.len().div_ceil(self.config.batch);
         let training = self.trainer.as_ref().map_or(0, Trainer::steps_done);
         let (stage, done) = if self.n1.is_none() {
@@ -348,7 +418,10 @@ impl Experiment for MislabeledExperiment {
                 n1_steps + self.attacked.div_ceil(self.config.batch),
             )
         } else if self.n2.is_none() {
-            ("training N2 on them", n1_steps + batches + training)
+            (
+                "training N2 on them",
+                n1_steps + batches + training * n2_steps / n2_actual,
+            )
         } else if self.outcome.is_none() {
             ("evaluating", n1_steps + batches + n2_steps)
         } else {

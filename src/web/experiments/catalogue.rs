@@ -192,9 +192,11 @@ impl Which {
             }
             Self::Mislabeled => {
                 "N1 is trained; every training image is then nudged by a targeted attack towards the next class and \
-                 relabelled as that class, so every label N2 learns from is wrong to a human eye. If N2 still beats \
-                 chance (10%) on clean test images, the tiny off-manifold perturbations carry what N1 decides by, as \
-                 Ilyas et al. and the paper's account both predict; N2 at chance would contradict them."
+                 relabelled as that class, and N2 learns from those N1 now puts in that class: every label it sees is \
+                 wrong to a human eye. Had N2 learned only what a human sees, it would call a clean 3 a 4 and score 0% \
+                 on clean test images, not chance. Accuracy above 0%, and the true class winning more than 1 in 9 of \
+                 N2's other answers, means the tiny perturbations carry what N1 decides by, as Ilyas et al. and the \
+                 paper's account both predict."
             }
             Self::Detect => {
                 "If adversarial perturbations point off the manifold, the autoencoder should reconstruct x + d worse \
