@@ -1,7 +1,8 @@
 // End-to-end test of what answers a visitor's click: a digit picked in the gallery is attacked
 // at once and shown; results of another image than the one chosen are marked; a refused
 // setting far down the page shows its message on screen; a preset's note folds out of the
-// way; the paper's toy world has no point count to edit. Any console error fails the test.
+// way; the paper's toy world has no point count to edit; heatmaps suit the dark scheme. Any
+// console error fails the test.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
@@ -88,6 +89,16 @@ test('clicks answer where the visitor looks: picks attack, stale results marked,
     assert.equal(await byTestId(page, 'toy-count').isDisabled(), true);
     await byTestId(page, 'toy-world').selectOption('line');
     assert.equal(await byTestId(page, 'toy-count').isDisabled(), false);
+
+    // In the dark scheme an unchanged pixel of a perturbation heatmap is dark, not white.
+    await page.emulateMedia({ colorScheme: 'dark' });
+    const shown = await attackRun(page);
+    await byTestId(page, 'gallery-pick').nth(6).click();
+    await waitAttack(page, shown);
+    const corner = await page.locator('[data-testid="view-on-manifold"] canvas.heat').evaluate((c) =>
+      Array.from(c.getContext('2d').getImageData(0, 0, 1, 1).data.slice(0, 3)),
+    );
+    assert.ok(corner.every((v) => v < 80), `the heatmap's corner is ${corner}`);
     assert.deepEqual(page.errors, []);
   } finally {
     await context.close();

@@ -432,7 +432,8 @@ pub fn ExperimentsPanel(
                 "each result says which data and models produced it, and exports as CSV or JSON."
             </p>
             <div class="exp-cards">{cards}</div>
-            <div class="exp-run" aria-live="polite">
+            // It stays in sight at the foot of the screen only while an experiment runs.
+            <div class="exp-run" class:running=move || control.state.get() == LabState::Running aria-live="polite">
                 <ProgressBar testid="exp-progress" label="Experiment progress" percent/>
                 <div class="exp-run-line">
                     <span class="status" data-testid="exp-status" data-state=move || control.state.get().id()

@@ -212,6 +212,7 @@ pub fn AutoencoderPanel(
             return;
         };
         let frame = ChartFrame {
+            empty: "No training curve here yet: Train draws one.",
             x_label: "epoch",
             y_label: "mean squared error",
             x_min_range: (0.0, epochs),

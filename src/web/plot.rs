@@ -45,6 +45,8 @@ pub struct ChartFrame {
     pub y_range: Option<(f64, f64)>,
     /// Where the legend goes (where the curves are not).
     pub legend: SeriesLabelPosition,
+    /// What the chart says while it has no data.
+    pub empty: &'static str,
 }
 
 fn dark_scheme() -> bool {
@@ -135,7 +137,21 @@ pub fn line_chart(
             x: Some((frame.x_min_range.0, x_max)),
             y: frame.y_range,
         },
-    )
+    )?;
+    if series.iter().all(|s| s.points.is_empty()) {
+        // Bare axes alone would look broken: say why there is no curve.
+        let context = context_2d(canvas)?;
+        let dpr = device_pixel_ratio();
+        context.set_fill_style_str(if dark_scheme() { "#a0a0aa" } else { "#5f6368" });
+        context.set_font(&format!("{}px sans-serif", (12.0 * dpr).round()));
+        context.set_text_align("center");
+        context.set_text_baseline("middle");
+        let (w, h) = (f64::from(canvas.width()), f64::from(canvas.height()));
+        context
+            .fill_text(frame.empty, w / 2.0 + 20.0 * dpr, h / 2.0 - 8.0 * dpr)
+            .map_err(|e| format!("{e:?}"))?;
+    }
+    Ok(())
 }
 
 /// Draws a grey image (`pixels`, row-major, 0 = black) at its natural size; CSS scales the
@@ -204,19 +220,39 @@ pub const DIVERGING: [(f32, [u8; 3]); 5] = [
     (1.0, [202, 0, 32]),
 ];
 
-/// The colour of `v` on the diverging scale running from `-max` to `max` (clipped).
-pub fn diverging_colour(v: f32, max: f32) -> [u8; 3] {
+/// The same scale for a dark page: 0 is near the page's own colour, and a change grows
+/// brighter with its size (blue darker, orange-red brighter), so that an unchanged pixel
+/// does not glare.
+pub const DIVERGING_DARK: [(f32, [u8; 3]); 5] = [
+    (-1.0, [103, 169, 207]),
+    (-0.5, [44, 92, 128]),
+    (0.0, [36, 36, 40]),
+    (0.5, [140, 62, 48]),
+    (1.0, [239, 138, 98]),
+];
+
+/// The diverging scale for the page's colour scheme.
+fn diverging_scale() -> &'static [(f32, [u8; 3]); 5] {
+    if dark_scheme() {
+        &DIVERGING_DARK
+    } else {
+        &DIVERGING
+    }
+}
+
+/// The colour of `v` on the diverging `scale` running from `-max` to `max` (clipped).
+pub fn diverging_colour(scale: &[(f32, [u8; 3]); 5], v: f32, max: f32) -> [u8; 3] {
     let t = if max > 0.0 && v.is_finite() {
         (v / max).clamp(-1.0, 1.0)
     } else {
         0.0
     };
-    let upper = DIVERGING
+    let upper = scale
         .iter()
         .position(|(at, _)| t <= *at)
-        .unwrap_or(DIVERGING.len() - 1)
+        .unwrap_or(scale.len() - 1)
         .max(1);
-    let ((a, ca), (b, cb)) = (DIVERGING[upper - 1], DIVERGING[upper]);
+    let ((a, ca), (b, cb)) = (scale[upper - 1], scale[upper]);
     let f = (t - a) / (b - a);
     std::array::from_fn(|i| {
         (f32::from(ca[i]) + f * (f32::from(cb[i]) - f32::from(ca[i]))).round() as u8
@@ -225,7 +261,7 @@ pub fn diverging_colour(v: f32, max: f32) -> [u8; 3] {
 
 /// The diverging scale as a CSS gradient, left (-max) to right (+max), for a colour bar.
 pub fn diverging_gradient_css() -> String {
-    let stops: Vec<String> = DIVERGING
+    let stops: Vec<String> = diverging_scale()
         .iter()
         .map(|(at, [r, g, b])| format!("rgb({r},{g},{b}) {:.0}%", 50.0 + 50.0 * at))
         .collect();
@@ -241,10 +277,11 @@ pub fn diverging_heatmap(
     height: usize,
     max: f32,
 ) -> Result<(), String> {
+    let scale = diverging_scale();
     let rgba: Vec<u8> = values
         .iter()
         .flat_map(|&v| {
-            let [r, g, b] = diverging_colour(v, max);
+            let [r, g, b] = diverging_colour(scale, v, max);
             [r, g, b, 255]
         })
         .collect();
@@ -657,10 +694,11 @@ fn draw_series(
     };
     let x_hi = if x_hi > x_lo { x_hi } else { x_lo + 1.0 };
     let (y_lo, y_hi) = bounds(&mut finite().map(|p| p.1)).unwrap_or((0.0, 1.0));
+    // Headroom above the highest value; bars leave room for the legend's rows too.
     let room = if matches!(style, SeriesStyle::Lines) {
         1.08
     } else {
-        1.3
+        1.2 + 0.12 * series.len() as f64
     };
     let (y_lo, y_hi) = (y_lo.min(0.0), (y_hi * room).max(y_lo.min(0.0) + 1e-6));
     let (x_lo, x_hi) = ranges.x.unwrap_or((x_lo, x_hi));
@@ -764,6 +802,23 @@ fn draw_series(
                 // Each category's group takes 80% of its slot, shared by the series.
                 let width = 0.8 / groups;
                 let offset = -0.4 + width * k as f64;
+                // An infinite value (an attack that never flipped) has no bar: an ∞ at the
+                // top of its place says so.
+                let top = y_hi - (y_hi - y_lo) * 0.04;
+                chart
+                    .draw_series(
+                        s.points
+                            .iter()
+                            .filter(|p| p.0.is_finite() && p.1 == f64::INFINITY)
+                            .map(|&(i, _)| {
+                                Text::new(
+                                    "∞",
+                                    (i + offset + width * 0.3, top),
+                                    font(14.0).color(&color),
+                                )
+                            }),
+                    )
+                    .map_err(|e| e.to_string())?;
                 chart
                     .draw_series(points.iter().map(|&(i, v)| {
                         Rectangle::new(

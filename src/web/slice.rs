@@ -293,7 +293,9 @@ pub fn SlicePanel(
             <p class="explain">
                 "Each cell of the map is one image on the flat plane through the digit x: going right adds the on-manifold part "
                 "of the attack d, going up its off-manifold part, measured as L2 distance from x. Its colour is the class the "
-                "classifier gives that image, and the black line is where x's class ends."
+                "classifier gives that image, and the black line is where x's class ends. The plane is flat: its images are not "
+                "clipped to the pixel range [0, 1], so far from x some of their pixels leave it. A crossing is the nearest change "
+                "of class on either side of x; its sign says which."
             </p>
             <p class="explain">
                 "The dimpled manifold model predicts that this line comes close along the off-manifold axis but stays far along "
@@ -576,6 +578,7 @@ fn SliceView(c: Arc<Computed>, resized: RwSignal<u32>) -> impl IntoView {
                 },
             ];
             let frame = ChartFrame {
+                empty: "Run an attack to draw the margins.",
                 x_label: "distance from x along the axis (L2)",
                 y_label: "margin of x's class",
                 x_min_range: (-f64::from(reach), f64::from(reach)),

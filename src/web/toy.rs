@@ -518,6 +518,7 @@ pub fn ToyPanel(
         let Some(canvas) = chart.get() else { return };
         let series = toy.phases.with(|p| phase_series(p));
         let frame = ChartFrame {
+            empty: "Train the toy model to draw its phases.",
             x_label: "epoch",
             y_label: "mean over the data",
             x_min_range: (0.0, toy.epochs.get().max(1) as f64),
@@ -1231,18 +1232,6 @@ fn draw_space(
         }
     }
     ctx.stroke();
-    ctx.set_fill_style_str(c.fg);
-    ctx.set_font(&format!("{}px sans-serif", (12.0 * dpr).round()));
-    ctx.set_text_align("center");
-    ctx.set_text_baseline("middle");
-    for (label, p) in [
-        ("x", [volume.x.1, volume.y.0, volume.z.0]),
-        ("y", [volume.x.0, volume.y.1, volume.z.0]),
-        ("z", [volume.x.0, volume.y.0, volume.z.1]),
-    ] {
-        let (sx, sy) = screen(rotate(p));
-        let _ = ctx.fill_text(label, sx + 8.0 * dpr, sy);
-    }
 
     // Quads and points in one back-to-front list.
     enum Item {
@@ -1291,7 +1280,19 @@ fn draw_space(
             }
         }
     }
+    // The axes' names last, so that the surface never hides one.
     ctx.set_fill_style_str(c.fg);
+    ctx.set_font(&format!("{}px sans-serif", (12.0 * dpr).round()));
+    ctx.set_text_align("center");
+    ctx.set_text_baseline("middle");
+    for (label, p) in [
+        ("x", [volume.x.1, volume.y.0, volume.z.0]),
+        ("y", [volume.x.0, volume.y.1, volume.z.0]),
+        ("z", [volume.x.0, volume.y.0, volume.z.1]),
+    ] {
+        let (sx, sy) = screen(rotate(p));
+        let _ = ctx.fill_text(label, sx + 8.0 * dpr, sy);
+    }
     ctx.set_font(&format!("{}px sans-serif", (11.0 * dpr).round()));
     ctx.set_text_baseline("top");
     let title = match (epoch, mesh) {

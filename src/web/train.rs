@@ -256,6 +256,7 @@ pub fn TrainPanel(
         let epochs = run.progress.with_untracked(|p| p.epochs.max(1)) as f64;
         if let Some(canvas) = loss_canvas.get() {
             let frame = ChartFrame {
+                empty: "No training curve here yet: Train draws one.",
                 x_label: "epoch",
                 y_label: "loss",
                 x_min_range: (0.0, epochs),
@@ -274,6 +275,7 @@ pub fn TrainPanel(
         }
         if let Some(canvas) = accuracy_canvas.get() {
             let frame = ChartFrame {
+                empty: "No training curve here yet: Train draws one.",
                 x_label: "epoch",
                 y_label: "accuracy (%)",
                 x_min_range: (0.0, epochs),

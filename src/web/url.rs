@@ -169,9 +169,9 @@ impl Preset {
             }
             Self::WrongLabels => {
                 "Every training image is nudged towards the next class and relabelled as that class, so each label looks \
-                 wrong to a human; a fresh network learns only from these. If it still reads clean test digits far above \
-                 chance, the tiny off-manifold changes carry what networks decide by. Press Run on the \
-                 “Mislabeled adversarial examples” card."
+                 wrong to a human; a fresh network learns only from these. Had it learned only what a human sees, it \
+                 would read every clean digit as the next class and score 0%; whatever it scores above that, the tiny \
+                 changes carry what networks decide by. Press Run on the “Mislabeled adversarial examples” card."
             }
         }
     }
