@@ -110,6 +110,13 @@ test('keyboard only: every control reachable with a visible focus ring and a nam
     await page.waitForSelector('[data-testid="preset-note"][data-preset="on-off"]', { timeout: 30_000 });
     await page.waitForSelector('[data-testid="attack-status"][data-busy="false"]', { timeout: 120_000 });
 
+    // The gallery's thirty digits can be skipped: Enter on the skip button puts the focus on
+    // the attack's first control.
+    await page.evaluate(() => document.activeElement?.blur());
+    await tabTo(page, IS_TESTID, 'gallery-skip');
+    await page.keyboard.press('Enter');
+    await page.waitForFunction(() => document.activeElement?.dataset.testid === 'random-digit');
+
     // Pick test digit #5 in the gallery with Space: it is attacked at once; then the attack
     // runs again on it with Enter.
     await page.evaluate(() => document.activeElement?.blur());

@@ -7,6 +7,7 @@ use super::train::{GALLERY_SIZE, GalleryPredictions};
 use super::url::{Panel, scroll_to_panel};
 use leptos::html::Canvas;
 use leptos::prelude::*;
+use wasm_bindgen::JsCast;
 
 #[component]
 pub fn Gallery(
@@ -20,6 +21,10 @@ pub fn Gallery(
         <section class="panel" aria-labelledby="gallery-title">
             <h2 id="gallery-title">"Test digits"</h2>
             <p class="explain">"Test images the network never saw while training. Under each: the class it predicts and how sure it is; red marks a mistake. Click one to attack it in the four views below."</p>
+            // Thirty digits are thirty Tab stops: a keyboard can go straight on to the attack.
+            <button class="skip" data-testid="gallery-skip" on:click=move |_| skip_to_attack()>
+                "Skip the test digits, to the attack"
+            </button>
             <div class="gallery" data-testid="gallery">
                 {move || {
                     let (digits, width, height) = digits.get();
@@ -83,5 +88,18 @@ fn GalleryDigit(
                 }}
             </figcaption>
         </figure>
+    }
+}
+
+/// Scrolls to the attack panel and puts the keyboard's focus on its first control.
+fn skip_to_attack() {
+    scroll_to_panel(Panel::Views);
+    let first = leptos::prelude::document()
+        .query_selector("[data-testid=\"random-digit\"]")
+        .ok()
+        .flatten()
+        .and_then(|e| e.dyn_into::<web_sys::HtmlElement>().ok());
+    if let Some(e) = first {
+        let _ = e.focus();
     }
 }

@@ -753,6 +753,17 @@ fn draw_series(
     } else {
         mesh.x_labels(6);
     }
+    // A histogram counts images: whole numbers only on its axis.
+    let whole = |v: &f64| {
+        if (v - v.round()).abs() < 1e-9 {
+            format!("{v:.0}")
+        } else {
+            String::new()
+        }
+    };
+    if let SeriesStyle::Histogram { .. } = style {
+        mesh.y_label_formatter(&whole);
+    }
     mesh.draw().map_err(|e| e.to_string())?;
 
     let groups = series.len().max(1) as f64;
@@ -802,9 +813,9 @@ fn draw_series(
                 // Each category's group takes 80% of its slot, shared by the series.
                 let width = 0.8 / groups;
                 let offset = -0.4 + width * k as f64;
-                // An infinite value (an attack that never flipped) has no bar: an ∞ at the
-                // top of its place says so.
-                let top = y_hi - (y_hi - y_lo) * 0.04;
+                // An infinite value (an attack that never flipped) has no bar: an ∞ in its
+                // place says so, low, clear of the legend at the top.
+                let top = y_lo + (y_hi - y_lo) * 0.12;
                 chart
                     .draw_series(
                         s.points

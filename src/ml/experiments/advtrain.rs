@@ -220,7 +220,7 @@ impl AdvTrainOutcome {
             "Accuracy under L2 PGD",
             ChartKind::Line,
             "L2 radius eps",
-            "accuracy",
+            "accuracy (%)",
         );
         let mut bars = Chart::new(
             "norms",
@@ -235,7 +235,7 @@ impl AdvTrainOutcome {
                 m.name,
                 m.robust
                     .iter()
-                    .map(|r| (f64::from(r.eps), r.accuracy()))
+                    .map(|r| (f64::from(r.eps), 100.0 * r.accuracy()))
                     .collect(),
             );
             bars = bars.with(
@@ -243,7 +243,8 @@ impl AdvTrainOutcome {
                 medians(m)
                     .iter()
                     .enumerate()
-                    .filter_map(|(i, v)| v.filter(|v| v.is_finite()).map(|v| (i as f64, v)))
+                    // +∞ (half the attacks or more failed) stays: the chart marks it.
+                    .filter_map(|(i, v)| v.filter(|v| !v.is_nan()).map(|v| (i as f64, v)))
                     .collect(),
             );
         }

@@ -17,7 +17,7 @@
 //! 1/4, 1/2 of it), then the end of every epoch. The autoencoder is trained beforehand and the
 //! tangent spaces are computed once.
 
-use super::norms::{NormsConfig, short_mean};
+use super::norms::NormsConfig;
 use super::report::{Cell, Chart, ChartKind, Report, Table};
 use super::stats::Summary;
 use super::{
@@ -126,6 +126,11 @@ pub struct DynamicsOutcome {
     pub checkpoints: Vec<Checkpoint>,
 }
 
+/// The median norm to flip over every attacked probe, a failure counting as ∞, as a cell.
+fn median_with_failures(summary: &FlipSummary) -> Cell {
+    Cell::number(summary.with_failures.map(|q| q.median), 3)
+}
+
 impl DynamicsOutcome {
     /// The tables and charts.
     pub fn report(&self) -> Report {
@@ -147,7 +152,7 @@ impl DynamicsOutcome {
         let expected = (self.latent as f64 / self.pixels as f64).sqrt();
         let mut table = Table::new(
             "checkpoints",
-            "Per checkpoint: share of the input gradient in a subspace (mean over probes) and mean L2 norm to flip (over the probes correct then)",
+            "Per checkpoint: share of the input gradient in a subspace (mean over probes) and median L2 norm to flip (over the probes correct then, a failure counting as ∞)",
             &[
                 "epoch",
                 "step",
@@ -173,10 +178,10 @@ impl DynamicsOutcome {
                 Cell::number(p.random_fraction.map(|s| s.mean), 3),
                 Cell::number(expected, 3),
                 Cell::count(plain.attacked),
-                short_mean(plain),
-                short_mean(on),
-                short_mean(off),
-                short_mean(random),
+                median_with_failures(plain),
+                median_with_failures(on),
+                median_with_failures(off),
+                median_with_failures(random),
                 Cell::text(format!(
                     "{}/{}/{}/{}",
                     plain.flipped, on.flipped, off.flipped, random.flipped
@@ -210,15 +215,20 @@ impl DynamicsOutcome {
         );
         let mut distances = Chart::new(
             "distances",
-            "Mean L2 distance to the boundary along each subspace",
+            "Median L2 distance to the boundary along each subspace (failures as ∞)",
             ChartKind::Line,
             "epoch",
-            "mean L2 norm to flip",
+            "median L2 norm to flip",
         );
         for kind in AttackKind::ALL {
             distances = distances.with(
                 kind.label(),
-                line(&|p| p.attacks[kind as usize].norms.map(|s| s.mean)),
+                line(&|p| {
+                    p.attacks[kind as usize]
+                        .with_failures
+                        .map(|q| q.median)
+                        .filter(|m| m.is_finite())
+                }),
             );
         }
         report.charts.push(distances);
@@ -228,12 +238,12 @@ impl DynamicsOutcome {
                 "Test accuracy",
                 ChartKind::Line,
                 "epoch",
-                "accuracy",
+                "accuracy (%)",
             )
-            .with("test", line(&|p| Some(p.test_accuracy))),
+            .with("test", line(&|p| Some(100.0 * p.test_accuracy))),
         );
         report.notes = vec![
-            "Distances are means over the probes the classifier gets right at that checkpoint and whose attack flipped within the radius; 'flipped' counts them, failures stay in 'probes correct'.".into(),
+            "Distances are medians over the probes the classifier gets right at that checkpoint, an attack that did not flip within the radius counting as ∞ (so the median is ∞ once half of them fail, and the chart leaves that point out); 'flipped' counts the attacks that flipped.".into(),
             "The Dimpled Manifold Model predicts clinging: a boundary lying along the manifold has a gradient orthogonal to it, so the tangent share falls towards or below √(k/n).".into(),
         ];
         report

@@ -184,15 +184,15 @@ impl MislabeledOutcome {
             "Clean test accuracy",
             ChartKind::Bars,
             "classifier",
-            "accuracy",
+            "accuracy (%)",
         );
         chart.categories = vec!["N1".into(), "N2".into(), "chance".into()];
         report.charts.push(chart.with(
             "clean test accuracy",
             vec![
-                (0.0, self.n1_accuracy),
-                (1.0, self.n2_accuracy),
-                (2.0, self.chance()),
+                (0.0, 100.0 * self.n1_accuracy),
+                (1.0, 100.0 * self.n2_accuracy),
+                (2.0, 100.0 * self.chance()),
             ],
         ));
         report.notes = vec![

@@ -488,11 +488,6 @@ fn short(v: f64) -> String {
     }
 }
 
-/// The mean norm to flip over the flipped images, as a cell.
-pub(crate) fn short_mean(summary: &FlipSummary) -> Cell {
-    Cell::number(summary.norms.map(|n| n.mean), 3)
-}
-
 /// (bin centre, count) for each bin.
 pub(crate) fn histogram_points(h: &Histogram) -> Vec<(f64, f64)> {
     h.counts

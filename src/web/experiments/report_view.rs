@@ -49,32 +49,52 @@ fn colour(index: usize, name: &str) -> RGBColor {
     }
 }
 
-/// Where the legend covers least: below the curves when they end high, above them otherwise.
+/// Where the legend covers least: the corner of a line chart (a box 40% of the width and 35% of
+/// the height) with the fewest points in it, the upper right on a tie; bars and histograms
+/// keep it at the upper right, where they leave room.
 fn legend_position(chart: &Chart) -> SeriesLabelPosition {
     if chart.kind != ChartKind::Line {
         return SeriesLabelPosition::UpperRight;
     }
-    let ys: Vec<f64> = chart
+    let points: Vec<(f64, f64)> = chart
         .series
         .iter()
-        .flat_map(|s| s.points.iter().map(|p| p.1))
-        .filter(|y| y.is_finite())
+        .flat_map(|s| s.points.iter().copied())
+        .filter(|p| p.0.is_finite() && p.1.is_finite())
         .collect();
-    let (lo, hi) = ys.iter().fold((0.0f64, f64::NEG_INFINITY), |(lo, hi), &y| {
-        (lo.min(y), hi.max(y))
-    });
-    let ends: Vec<f64> = chart
-        .series
-        .iter()
-        .filter_map(|s| s.points.last().map(|p| p.1))
-        .filter(|y| y.is_finite())
-        .collect();
-    let mean_end = ends.iter().sum::<f64>() / ends.len().max(1) as f64;
-    if hi > lo && mean_end > (lo + hi) / 2.0 {
-        SeriesLabelPosition::LowerRight
-    } else {
-        SeriesLabelPosition::UpperRight
+    let span = |f: fn(&(f64, f64)) -> f64| {
+        points
+            .iter()
+            .map(f)
+            .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), v| {
+                (lo.min(v), hi.max(v))
+            })
+    };
+    let ((x0, x1), (y0, y1)) = (span(|p| p.0), span(|p| p.1));
+    // The y axis starts at 0 at most (the charts leave room above the data).
+    let y0 = y0.min(0.0);
+    if !(x1 > x0 && y1 > y0) {
+        return SeriesLabelPosition::UpperRight;
     }
+    let count = |right: bool, upper: bool| {
+        points
+            .iter()
+            .filter(|p| {
+                let (u, v) = ((p.0 - x0) / (x1 - x0), (p.1 - y0) / (y1 - y0));
+                (if right { u >= 0.6 } else { u <= 0.4 })
+                    && (if upper { v >= 0.65 } else { v <= 0.35 })
+            })
+            .count()
+    };
+    [
+        (SeriesLabelPosition::UpperRight, count(true, true)),
+        (SeriesLabelPosition::LowerRight, count(true, false)),
+        (SeriesLabelPosition::UpperLeft, count(false, true)),
+        (SeriesLabelPosition::LowerLeft, count(false, false)),
+    ]
+    .into_iter()
+    .min_by_key(|(_, n)| *n)
+    .map_or(SeriesLabelPosition::UpperRight, |(p, _)| p)
 }
 
 /// Draws one of the report's charts on `canvas`.
