@@ -157,8 +157,8 @@ test('exports: four-views strip, panel figures, CSV that agrees with the page', 
     assert.equal(views.name, 'dimple-four-views-test0.csv');
     const rows = csvRows(views.bytes.toString('utf8'));
     const header = rows[0];
-    assert.deepEqual(header.slice(0, 7), ['view', 'formula', 'class', 'confidence', 'L2', 'Linf', 'flipped']);
-    assert.deepEqual(header.slice(7), [...Array(10).keys()].map((c) => `p(${c})`));
+    assert.deepEqual(header.slice(0, 8), ['view', 'formula', 'class', 'confidence', 'L2', 'Linf', 'flipped', 'outside subspace']);
+    assert.deepEqual(header.slice(8), [...Array(10).keys()].map((c) => `p(${c})`));
     assert.equal(rows.length, 1 + 8, 'four views and four restricted attacks');
     const ids = ['view-original', 'view-adversarial', 'view-on-manifold', 'view-off-manifold', 'view-restricted-plain', 'view-restricted-on', 'view-restricted-off', 'view-restricted-random'];
     for (const [i, id] of ids.entries()) {
@@ -167,7 +167,11 @@ test('exports: four-views strip, panel figures, CSV that agrees with the page', 
       assert.equal(row[2], await figure.getAttribute('data-class'), `${id}: class`);
       assert.ok(Math.abs(Number(row[3]) - Number(await figure.getAttribute('data-confidence'))) < 1e-3, `${id}: confidence`);
       assert.ok(Math.abs(Number(row[4]) - Number(await figure.getAttribute('data-l2'))) < 1e-3, `${id}: L2`);
-      const p = row.slice(7).map(Number);
+      // The share outside its subspace, for the three restricted attacks only.
+      const outside = await figure.getAttribute('data-outside');
+      assert.equal(row[7] === '', outside === null, `${id}: outside subspace`);
+      if (outside !== null) assert.ok(Math.abs(Number(row[7]) - Number(outside)) < 1e-3 && Number(row[7]) <= 1, `${id}: outside subspace ${row[7]}`);
+      const p = row.slice(8).map(Number);
       assert.ok(Math.abs(p.reduce((a, b) => a + b, 0) - 1) < 1e-3, `${id}: probabilities sum to 1`);
       assert.equal(p.indexOf(Math.max(...p)), Number(row[2]), `${id}: the class is the most probable`);
     }

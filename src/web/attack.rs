@@ -90,6 +90,8 @@ struct Card {
     linf: f32,
     /// Further lines: the flipping norm, the share outside the subspace.
     notes: Vec<String>,
+    /// A restricted attack's share of its perturbation's norm outside its subspace.
+    outside: Option<f32>,
     /// Whether its class differs from x's.
     changed: bool,
     /// For an attack stopped at its first class change: whether there was one.
@@ -152,6 +154,7 @@ impl Outcome {
             "L2",
             "Linf",
             "flipped",
+            "outside subspace",
         ];
         columns.extend(probabilities.iter().map(String::as_str));
         let mut table = Table::new(
@@ -169,6 +172,8 @@ impl Outcome {
                 Cell::number(f64::from(card.linf), 6),
                 card.flipped
                     .map_or(Cell::Missing, |f| Cell::text(f.to_string())),
+                card.outside
+                    .map_or(Cell::Missing, |o| Cell::number(f64::from(o), 4)),
             ];
             row.extend(
                 card.probabilities
@@ -642,6 +647,7 @@ fn CardView(
         l2,
         linf,
         notes,
+        outside,
         changed,
         flipped,
     } = card;
@@ -669,7 +675,7 @@ fn CardView(
     view! {
         <figure class="view" data-testid=testid data-class=predicted.to_string()
             data-confidence=format!("{confidence:.4}") data-l2=format!("{l2:.4}") data-linf=format!("{linf:.4}")
-            data-flipped=flipped.map(|f| f.to_string())>
+            data-flipped=flipped.map(|f| f.to_string()) data-outside=outside.map(|o| format!("{o:.4}"))>
             <figcaption class="view-title"><strong>{title}</strong> " " <span class="formula">{formula}</span></figcaption>
             <canvas node_ref=image_canvas class="big" role="img" aria-label=format!("{title}: classified as {predicted}")></canvas>
             <p class="verdict" class:changed=changed>
@@ -945,6 +951,7 @@ async fn attack(
             l2: l2_norm(&d),
             linf: linf(&d),
             notes,
+            outside: None,
             changed: p.predicted != attacked,
             flipped: None,
         });
@@ -1103,11 +1110,9 @@ fn first_flip_card(
             config.eps, config.steps
         ),
     }];
-    if let Some(r) = restriction {
-        notes.push(format!(
-            "{:.0}% of it outside its subspace",
-            100.0 * r.outside_fraction(d)
-        ));
+    let outside = restriction.map(|r| r.outside_fraction(d));
+    if let Some(o) = outside {
+        notes.push(format!("{:.0}% of it outside its subspace", 100.0 * o));
     }
     Card {
         testid,
@@ -1122,6 +1127,7 @@ fn first_flip_card(
         l2,
         linf: linf(d),
         notes,
+        outside,
         changed: step.predicted != attacked,
         flipped: Some(result.flipped_at.is_some()),
     }

@@ -601,7 +601,7 @@ pub fn ToyPanel(
 
     view! {
         <section class="panel toy" aria-labelledby="toy-title">
-            <h2 id="toy-title">"Toy worlds: watch the boundary cling, then dimple"</h2>
+            <h2 id="toy-title">"Toy worlds: does the boundary cling, then dimple?"</h2>
             <p class="explain">
                 "A few labelled points on a line (or a curve, or a surface in 3-D) and a small network learning to tell them apart. "
                 "The paper says the boundary first sweeps in and lies along the data (clinging), then bends into shallow dimples round "
