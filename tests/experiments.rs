@@ -206,6 +206,16 @@ fn norms_experiment_reports_checked_flips_and_is_deterministic() {
         if kind == AttackKind::Plain && count > 0 {
             assert_eq!(ratios.unwrap().median, 1.0);
         }
+        // The summary's share outside the subspace is the mean of the images' shares, and the
+        // plain attack has none.
+        match (s.outside, outcome.outside(kind)) {
+            (None, None) => assert_eq!(kind, AttackKind::Plain),
+            (Some(mean), Some(each)) => {
+                assert_ne!(kind, AttackKind::Plain);
+                assert!((mean - each.mean).abs() < 1e-9 && (0.0..=1.0).contains(&mean));
+            }
+            other => panic!("{kind:?}: {other:?}"),
+        }
     }
 
     let report = outcome.report();

@@ -450,13 +450,17 @@ pub struct FlipSummary {
     pub norms: Option<Summary>,
     /// Quartiles over every attacked image, a failure counting as +∞ (beyond the radius).
     pub with_failures: Option<Quartiles>,
+    /// For a restricted attack, the mean share of its perturbations' norm outside its
+    /// subspace (clipping to the pixel box moves it out); `None` for the plain attack.
+    pub outside: Option<f64>,
 }
 
 impl FlipSummary {
     /// The summary of `outcomes`.
     pub fn of<'a>(outcomes: impl IntoIterator<Item = &'a FlipOutcome>) -> Self {
-        let (mut flipped, mut censored) = (Vec::new(), Vec::new());
+        let (mut flipped, mut censored, mut outside) = (Vec::new(), Vec::new(), Vec::new());
         for o in outcomes {
+            outside.extend(o.outside_fraction.map(f64::from));
             if o.flipped {
                 flipped.push(f64::from(o.l2));
             }
@@ -471,6 +475,8 @@ impl FlipSummary {
             flipped: flipped.len(),
             norms: Summary::of(&flipped),
             with_failures: Quartiles::of(&censored),
+            outside: (!outside.is_empty())
+                .then(|| outside.iter().sum::<f64>() / outside.len() as f64),
         }
     }
 
@@ -478,6 +484,16 @@ impl FlipSummary {
     pub fn success_rate(&self) -> Option<f64> {
         (self.attacked > 0).then(|| self.flipped as f64 / self.attacked as f64)
     }
+}
+
+/// The restricted attacks' shares outside their subspace, "on/off/random" with two decimals
+/// ("–" where none was measured), from summaries in [`AttackKind::ALL`] order.
+pub(crate) fn outside_shares(summaries: &[FlipSummary; 4]) -> String {
+    summaries[1..]
+        .iter()
+        .map(|s| s.outside.map_or("–".into(), |o| format!("{o:.2}")))
+        .collect::<Vec<String>>()
+        .join("/")
 }
 
 /// Number of correct rows, as a one-element float tensor still on the device.

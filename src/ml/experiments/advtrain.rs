@@ -11,8 +11,8 @@
 use super::norms::{NormsConfig, NormsExperiment, NormsOutcome};
 use super::report::{Cell, Chart, ChartKind, Report, Table};
 use super::{
-    AttackKind, Experiment, Images, Progress, accuracy, check_batch, correct_count, train_step,
-    training_run,
+    AttackKind, Experiment, Images, Progress, accuracy, check_batch, correct_count, outside_shares,
+    train_step, training_run,
 };
 use crate::ml::attack::{AttackConfig, BatchPgd, Goal, Norm};
 use crate::ml::autoencoder::Autoencoder;
@@ -191,6 +191,7 @@ impl AdvTrainOutcome {
                 "on/plain",
                 "off/plain",
                 "flipped plain/on/off/random",
+                "outside subspace on/off/random",
             ],
         );
         let medians = |m: &ModelResult| -> [Option<f64>; 4] {
@@ -204,6 +205,9 @@ impl AdvTrainOutcome {
             row.push(Cell::number(ratio(AttackKind::OnManifold), 2));
             row.push(Cell::number(ratio(AttackKind::OffManifold), 2));
             row.push(Cell::text(flipped.join("/")));
+            row.push(Cell::text(outside_shares(
+                &AttackKind::ALL.map(|k| m.norms.summary(k)),
+            )));
             norms.push(row);
         }
         let (standard, adversarial) = (medians(&self.models[0]), medians(&self.models[1]));
@@ -211,7 +215,7 @@ impl AdvTrainOutcome {
         row.extend(
             (0..4).map(|k| Cell::number(standard[k].zip(adversarial[k]).map(|(s, a)| a / s), 2)),
         );
-        row.extend([Cell::Missing, Cell::Missing, Cell::Missing]);
+        row.extend([Cell::Missing, Cell::Missing, Cell::Missing, Cell::Missing]);
         norms.push(row);
         report.tables.extend([accuracy, norms]);
 

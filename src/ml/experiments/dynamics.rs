@@ -22,8 +22,8 @@ use super::report::{Cell, Chart, ChartKind, Report, Table};
 use super::stats::Summary;
 use super::{
     AttackKind, AttackSuite, Experiment, FlipOutcome, FlipSummary, Images, PGD_STEPS_PER_UNIT,
-    Progress, accuracy, check_batch, correctly_classified, started, tangent_and_control,
-    training_run,
+    Progress, accuracy, check_batch, correctly_classified, outside_shares, started,
+    tangent_and_control, training_run,
 };
 use crate::ml::attack::{AttackConfig, Norm};
 use crate::ml::autoencoder::Autoencoder;
@@ -166,6 +166,7 @@ impl DynamicsOutcome {
                 "off",
                 "random",
                 "flipped plain/on/off/random",
+                "outside subspace on/off/random",
             ],
         );
         for p in &self.checkpoints {
@@ -186,6 +187,7 @@ impl DynamicsOutcome {
                     "{}/{}/{}/{}",
                     plain.flipped, on.flipped, off.flipped, random.flipped
                 )),
+                Cell::text(outside_shares(&p.attacks)),
             ]);
         }
         report.tables.push(table);
