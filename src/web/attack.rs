@@ -534,7 +534,7 @@ pub fn AttackPanel(
             </div>
             <p class="status" data-testid="attack-status" data-busy=move || busy().to_string() aria-live="polite">
                 {move || phase.get().unwrap_or_else(|| match outcome.get() {
-                    Some(o) if chosen.with(|c| c.as_ref().is_some_and(|c| c.pixels != o.x)) => format!(
+                    Some(o) if stale() => format!(
                         "The results below are for {}. Press Run attack for {}.",
                         o.source,
                         chosen.with(|c| c.as_ref().map(|c| c.describe(lab)).unwrap_or_default())
