@@ -221,6 +221,18 @@ fn norms_experiment_reports_checked_flips_and_is_deterministic() {
     let report = outcome.report();
     let norms = report.table("norms").unwrap();
     assert_eq!(norms.rows.len(), 4);
+    // 'outside subspace' in per cent, as the attack view's cards give it.
+    let column = norms
+        .columns
+        .iter()
+        .position(|c| c == "outside subspace")
+        .unwrap();
+    for (row, kind) in norms.rows.iter().zip(AttackKind::ALL) {
+        let expected = outcome
+            .outside(kind)
+            .map_or("–".to_string(), |o| format!("{:.1}%", 100.0 * o.mean));
+        assert_eq!(row[column].display(), expected, "{kind:?}");
+    }
     let counts = report.table("counts").unwrap();
     let count = |row: usize| counts.rows[row][1].display().parse::<usize>().unwrap();
     assert_eq!(

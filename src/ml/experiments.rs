@@ -486,12 +486,15 @@ impl FlipSummary {
     }
 }
 
-/// The restricted attacks' shares outside their subspace, "on/off/random" with two decimals
+/// The restricted attacks' shares outside their subspace, "on/off/random" in whole per cent
 /// ("–" where none was measured), from summaries in [`AttackKind::ALL`] order.
 pub(crate) fn outside_shares(summaries: &[FlipSummary; 4]) -> String {
     summaries[1..]
         .iter()
-        .map(|s| s.outside.map_or("–".into(), |o| format!("{o:.2}")))
+        .map(|s| {
+            s.outside
+                .map_or("–".into(), |o| format!("{:.0}%", 100.0 * o))
+        })
         .collect::<Vec<String>>()
         .join("/")
 }

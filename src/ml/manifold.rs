@@ -155,6 +155,16 @@ pub fn random_subspace(n: usize, k: usize, rng: &mut Rng) -> TangentBasis {
     orthonormalise(&gaussian, n, k)
 }
 
+/// The mean over `ranks` of sqrt(rank / n): the share of a fixed vector's norm a random
+/// subspace of each basis's dimension keeps, on average (sqrt(k / n) while every Jacobian has
+/// full rank k); `None` without a basis.
+pub fn random_share(ranks: impl IntoIterator<Item = usize>, n: usize) -> Option<f64> {
+    let (sum, count) = ranks.into_iter().fold((0.0, 0usize), |(sum, count), rank| {
+        (sum + (rank as f64 / n as f64).sqrt(), count + 1)
+    });
+    (count > 0).then(|| sum / count as f64)
+}
+
 /// Proj_M(v) = Q (Q^T v): the part of `v` in the subspace.
 pub fn project_on_manifold(basis: &TangentBasis, v: &[f32]) -> Vec<f32> {
     let coefficients = coefficients(basis, v);
@@ -367,6 +377,33 @@ mod tests {
             random_subspace(n, k, &mut Rng::new(7)),
             random_subspace(n, k, &mut Rng::new(7))
         );
+    }
+
+    #[test]
+    fn the_random_share_follows_each_basis_rank_not_the_latent_k() {
+        // Two tangent spaces of a k = 16 autoencoder, one of them rank-deficient (rank 4).
+        let (n, ranks) = (784, [16, 4]);
+        let mut rng = Rng::new(8);
+        let bases: Vec<TangentBasis> = ranks
+            .iter()
+            .map(|&r| random_subspace(n, r, &mut rng))
+            .collect();
+        let trials = 200;
+        let mean = bases
+            .iter()
+            .flat_map(|basis| {
+                (0..trials)
+                    .map(|_| on_manifold_fraction(basis, &random_vector(n, &mut rng)))
+                    .collect::<Vec<_>>()
+            })
+            .sum::<f32>() as f64
+            / (trials * bases.len()) as f64;
+        let share = random_share(bases.iter().map(|b| b.rank), n).unwrap();
+        assert!((mean - share).abs() < 0.01, "{mean} vs {share}");
+        let full = (16.0f64 / n as f64).sqrt();
+        assert!((mean - full).abs() > 0.02, "{mean} vs √(k/n) = {full}");
+        assert_eq!(random_share([16, 16], n), Some(full));
+        assert_eq!(random_share([], n), None);
     }
 
     /// Casts every float parameter to f64.

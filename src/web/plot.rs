@@ -142,7 +142,7 @@ pub fn line_chart(
         // Bare axes alone would look broken: say why there is no curve.
         let context = context_2d(canvas)?;
         let dpr = device_pixel_ratio();
-        context.set_fill_style_str(if dark_scheme() { "#a0a0aa" } else { "#5f6368" });
+        context.set_fill_style_str(muted_text(dark_scheme()));
         context.set_font(&format!("{}px sans-serif", (12.0 * dpr).round()));
         context.set_text_align("center");
         context.set_text_baseline("middle");
@@ -288,6 +288,12 @@ pub fn diverging_heatmap(
     put_rgba(canvas, &rgba, width, height)
 }
 
+/// The colour of secondary text on a canvas (labels, the empty chart's note), in the dark
+/// scheme or the light one.
+fn muted_text(dark: bool) -> &'static str {
+    if dark { "#a0a0aa" } else { "#5f6368" }
+}
+
 /// Draws the class probabilities as a bar chart filling `canvas` (HiDPI): one bar per class
 /// with its digit under it, the predicted class in the accent colour, and `marked` (the
 /// class the attack moves away from or towards) outlined.
@@ -300,11 +306,12 @@ pub fn probability_bars(
     let context = context_2d(canvas)?;
     let (w, h) = (f64::from(canvas.width()), f64::from(canvas.height()));
     let dark = dark_scheme();
-    let (fg, muted, bar, grid) = if dark {
-        ("#ececf0", "#a0a0aa", "#6b6b78", "#3a3a42")
+    let (fg, bar, grid) = if dark {
+        ("#ececf0", "#6b6b78", "#3a3a42")
     } else {
-        ("#1d1d1f", "#5f6368", "#b4b4bd", "#d9d9de")
+        ("#1d1d1f", "#b4b4bd", "#d9d9de")
     };
+    let muted = muted_text(dark);
     let accent = if dark { "#56b4e9" } else { "#0072b2" };
     context.clear_rect(0.0, 0.0, w, h);
     let classes = probabilities.len().max(1);

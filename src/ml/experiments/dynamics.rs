@@ -28,7 +28,7 @@ use super::{
 use crate::ml::attack::{AttackConfig, Norm};
 use crate::ml::autoencoder::Autoencoder;
 use crate::ml::batch::DeviceSplit;
-use crate::ml::manifold::{TangentBasis, on_manifold_fraction};
+use crate::ml::manifold::{TangentBasis, on_manifold_fraction, random_share};
 use crate::ml::model::{Classifier, ImageShape};
 use crate::ml::read_f32;
 use crate::ml::rng::Rng;
@@ -123,6 +123,8 @@ pub struct DynamicsOutcome {
     pub pixels: usize,
     pub latent: usize,
     pub probes: usize,
+    /// Each probe's tangent rank (k unless its decoder Jacobian was rank-deficient).
+    pub ranks: Vec<usize>,
     pub checkpoints: Vec<Checkpoint>,
 }
 
@@ -132,6 +134,13 @@ fn median_with_failures(summary: &FlipSummary) -> Cell {
 }
 
 impl DynamicsOutcome {
+    /// √(k / n) with each probe's tangent rank for k: what a gradient's share in a random
+    /// subspace of the tangent space's dimension would be.
+    pub fn random_expectation(&self) -> f64 {
+        random_share(self.ranks.iter().copied(), self.pixels)
+            .unwrap_or_else(|| (self.latent as f64 / self.pixels as f64).sqrt())
+    }
+
     /// The tables and charts.
     pub fn report(&self) -> Report {
         let c = &self.config;
@@ -149,7 +158,7 @@ impl DynamicsOutcome {
             ),
         );
         report.setting("k", self.latent);
-        let expected = (self.latent as f64 / self.pixels as f64).sqrt();
+        let expected = self.random_expectation();
         let mut table = Table::new(
             "checkpoints",
             "Per checkpoint: share of the input gradient in a subspace (mean over probes) and median L2 norm to flip (over the probes correct then, a failure counting as ∞)",
@@ -493,6 +502,7 @@ impl Experiment for DynamicsExperiment {
             pixels: self.probes.n,
             latent: self.autoencoder.latent(),
             probes: self.probes.len(),
+            ranks: self.bases.iter().map(|(tangent, _)| tangent.rank).collect(),
             checkpoints: self.done,
             config: self.config,
         })

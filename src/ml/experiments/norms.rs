@@ -21,7 +21,7 @@ use super::{
 };
 use crate::ml::attack::{AttackConfig, Norm};
 use crate::ml::autoencoder::Autoencoder;
-use crate::ml::manifold::{TangentBasis, on_manifold_fraction};
+use crate::ml::manifold::{TangentBasis, on_manifold_fraction, random_share};
 use crate::ml::model::Classifier;
 use crate::ml::rng::Rng;
 use burn::prelude::*;
@@ -203,9 +203,11 @@ impl NormsOutcome {
         (Summary::of_f32(&tangent), Summary::of_f32(&random))
     }
 
-    /// √(k / n): the share of a random direction's norm in a fixed k-dimensional subspace.
+    /// √(k / n): the share of a random direction's norm in a fixed k-dimensional subspace,
+    /// with each image's tangent rank for k (the latent k before any image is attacked).
     pub fn random_expectation(&self) -> f64 {
-        (self.latent as f64 / self.pixels as f64).sqrt()
+        random_share(self.records.iter().map(|r| r.rank), self.pixels)
+            .unwrap_or_else(|| (self.latent as f64 / self.pixels as f64).sqrt())
     }
 
     /// The tables and charts.
@@ -281,7 +283,7 @@ impl NormsOutcome {
                 Cell::number(ratio.map(|q| q.median), 2),
                 ratio_range.map_or(Cell::Missing, Cell::Text),
                 ratio_extremes.map_or(Cell::Missing, Cell::Text),
-                Cell::number(self.outside(kind).map(|o| o.mean), 2),
+                Cell::percent(self.outside(kind).map(|o| o.mean)),
                 Cell::number(reference.map(|r| r.mean_l2), 3),
                 reference_ratio.map_or(Cell::Missing, Cell::Text),
             ]);

@@ -50,17 +50,30 @@ fn colour(index: usize, name: &str) -> RGBColor {
 }
 
 /// Where the legend covers least: the corner of a line chart (a box 40% of the width and 35% of
-/// the height) with the fewest points in it, the upper right on a tie; bars and histograms
+/// the height) that the fewest points and stretches of line fall in, the upper right on a tie; bars and histograms
 /// keep it at the upper right, where they leave room.
 fn legend_position(chart: &Chart) -> SeriesLabelPosition {
     if chart.kind != ChartKind::Line {
         return SeriesLabelPosition::UpperRight;
     }
+    // Each series' points and, along the lines between them, 7 more per segment: a line that
+    // crosses a corner between two points far apart counts there too.
+    let finite = |p: &(f64, f64)| p.0.is_finite() && p.1.is_finite();
     let points: Vec<(f64, f64)> = chart
         .series
         .iter()
-        .flat_map(|s| s.points.iter().copied())
-        .filter(|p| p.0.is_finite() && p.1.is_finite())
+        .flat_map(|s| {
+            let along = s.points.windows(2).flat_map(move |w| {
+                let (a, b) = (w[0], w[1]);
+                (1..8)
+                    .filter(move |_| finite(&a) && finite(&b))
+                    .map(move |i| {
+                        let t = f64::from(i) / 8.0;
+                        (a.0 + t * (b.0 - a.0), a.1 + t * (b.1 - a.1))
+                    })
+            });
+            s.points.iter().copied().filter(finite).chain(along)
+        })
         .collect();
     let span = |f: fn(&(f64, f64)) -> f64| {
         points
