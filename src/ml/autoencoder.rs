@@ -8,6 +8,7 @@
 
 use super::adam::Adam;
 use super::batch::{DeviceSplit, EpochCursor};
+use super::dense;
 use super::model::ImageShape;
 use burn::nn::conv::{Conv2d, Conv2dConfig, ConvTranspose2d, ConvTranspose2dConfig};
 use burn::nn::{Linear, LinearConfig, PaddingConfig2d};
@@ -149,7 +150,7 @@ impl MlpAutoencoder {
     }
 
     fn encode(&self, images: Tensor<2>) -> Tensor<2> {
-        self.enc2.forward(relu(self.enc1.forward(images)))
+        dense::forward(&self.enc2, relu(dense::forward(&self.enc1, images)))
     }
 
     /// The decoder up to its sigmoid, once for decoding and forward-mode differentiation.
@@ -209,7 +210,7 @@ impl ConvAutoencoder {
         let x = images.reshape([batch, 1, self.height, self.width]);
         let x = relu(self.enc1.forward(x));
         let x = relu(self.enc2.forward(x));
-        self.enc_fc.forward(x.flatten::<2>(1, 3))
+        dense::forward(&self.enc_fc, x.flatten::<2>(1, 3))
     }
 
     /// The decoder up to its sigmoid, once for decoding and forward-mode differentiation.
@@ -260,8 +261,8 @@ impl Dual<2> {
     /// An affine layer; the tangents get its linear part, `t W` without the bias.
     fn linear(self, layer: &Linear) -> Self {
         Self {
-            tangents: self.tangents.map(|t| t.matmul(layer.weight.val())),
-            value: layer.forward(self.value),
+            tangents: self.tangents.map(|t| dense::matmul(t, layer.weight.val())),
+            value: dense::forward(layer, self.value),
         }
     }
 

@@ -10,6 +10,7 @@ pub mod batch;
 pub mod checkpoint;
 pub mod cores;
 pub mod dataset;
+pub mod dense;
 pub mod experiments;
 pub mod manifold;
 pub mod mnist;

@@ -8,6 +8,7 @@
 //! autodiff twin.
 
 use super::dataset::Dataset;
+use super::dense;
 use burn::nn::conv::{Conv2d, Conv2dConfig};
 use burn::nn::pool::{MaxPool2d, MaxPool2dConfig};
 use burn::nn::{Linear, LinearConfig, PaddingConfig2d};
@@ -122,9 +123,9 @@ impl Mlp {
     }
 
     fn forward(&self, images: Tensor<2>) -> Tensor<2> {
-        let x = relu(self.hidden1.forward(images));
-        let x = relu(self.hidden2.forward(x));
-        self.output.forward(x)
+        let x = relu(dense::forward(&self.hidden1, images));
+        let x = relu(dense::forward(&self.hidden2, x));
+        dense::forward(&self.output, x)
     }
 }
 
@@ -165,7 +166,7 @@ impl Cnn {
         let x = self.pool.forward(relu(self.conv1.forward(x)));
         let x = self.pool.forward(relu(self.conv2.forward(x)));
         let x = x.flatten::<2>(1, 3);
-        self.output.forward(relu(self.hidden.forward(x)))
+        dense::forward(&self.output, relu(dense::forward(&self.hidden, x)))
     }
 }
 

@@ -14,6 +14,7 @@
 //! plots what it returns.
 
 use super::adam::Adam;
+use super::dense;
 use super::read_f32;
 use super::rng::Rng;
 use burn::module::Param;
@@ -367,13 +368,13 @@ impl ToyMlp {
     pub fn forward(&self, x: Tensor<2>) -> Tensor<2> {
         let mut x = x;
         for layer in &self.hidden {
-            x = layer.forward(x);
+            x = dense::forward(layer, x);
             x = match self.activation {
                 Activation::Relu => relu(x),
                 Activation::Tanh => tanh(x),
             };
         }
-        self.output.forward(x)
+        dense::forward(&self.output, x)
     }
 
     /// The logit margin, class 1 minus class 0, `[batch]`: positive where class 1 wins.

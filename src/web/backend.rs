@@ -136,6 +136,9 @@ pub async fn init(request: BackendRequest) -> Backend {
     }
     #[cfg(feature = "webgpu")]
     let webgpu = init_webgpu().await;
+    // On a software adapter the dense layers' plain matmul kernel is about twice as fast as
+    // burn's default (bench/README.md); a hardware adapter keeps burn's.
+    crate::ml::dense::prefer_naive_matmul(adapter.fallback);
     // static/start.js loads this build only where the one with WebGPU would not use it.
     #[cfg(not(feature = "webgpu"))]
     let webgpu: Result<Device, String> = Err(format!(

@@ -10,6 +10,8 @@ mod experiments;
 mod export;
 mod fields;
 mod gallery;
+#[cfg(feature = "webgpu")]
+mod gpu_matmul;
 mod idb;
 mod lab;
 mod manifold;
