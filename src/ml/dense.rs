@@ -5,7 +5,8 @@
 //! burn's own matmul takes one kernel per backend. On a software WebGPU adapter (SwiftShader)
 //! its default, cubek's tiled `SimpleUnit`, was measured at half the speed of the plain one
 //! thread per output kernel for every matrix product of the reference MLP (bench/README.md),
-//! so the page's WebGPU backend can ask for that kernel there ([`prefer_naive_matmul`]).
+//! so the page asks for that kernel there ([`prefer_naive_matmul`]); everywhere else the layers
+//! run burn's own product and [`Linear::forward`].
 
 use burn::backend::autodiff::checkpoint::{base::Checkpointer, strategy::CheckpointStrategy};
 use burn::backend::autodiff::grads::Gradients;
@@ -32,8 +33,8 @@ impl DenseOps for Flex {
 
 static NAIVE: AtomicBool = AtomicBool::new(false);
 
-/// Asks the WebGPU backend for the plain matmul kernel in dense layers from now on (`true`), or
-/// for burn's default (`false`, the start).
+/// Sends the dense layers' products through [`DenseOps`] from now on, where the WebGPU backend
+/// takes the plain kernel (`true`), or back to burn's own product (`false`, the start).
 pub fn prefer_naive_matmul(naive: bool) {
     NAIVE.store(naive, Ordering::Relaxed);
 }
@@ -89,20 +90,41 @@ impl<B: Backend + DenseOps, C: CheckpointStrategy> DenseOps for Autodiff<B, C> {
 }
 
 /// `lhs [m, k] × rhs [k, n]` through [`DenseOps`].
-pub fn matmul(lhs: Tensor<2>, rhs: Tensor<2>) -> Tensor<2> {
+pub fn product(lhs: Tensor<2>, rhs: Tensor<2>) -> Tensor<2> {
     Tensor::from_dispatch(<Dispatch as DenseOps>::dense_matmul(
         lhs.into_dispatch(),
         rhs.into_dispatch(),
     ))
 }
 
-/// The dense layer `layer` on rows `x [batch, d_input]`: x W + b, as [`Linear::forward`] computes
-/// it, with the product through [`DenseOps`].
-pub fn forward(layer: &Linear, x: Tensor<2>) -> Tensor<2> {
-    let y = matmul(x, layer.weight.val());
+/// x W + b with the product through [`DenseOps`].
+fn affine(layer: &Linear, x: Tensor<2>) -> Tensor<2> {
+    let y = product(x, layer.weight.val());
     match &layer.bias {
         Some(bias) => y + bias.val().unsqueeze::<2>(),
         None => y,
+    }
+}
+
+/// `lhs × rhs` for a dense layer's weights: through [`DenseOps`] where a backend asked for its
+/// own kernel ([`prefer_naive_matmul`]), else burn's product.
+pub fn matmul(lhs: Tensor<2>, rhs: Tensor<2>) -> Tensor<2> {
+    if naive_matmul() {
+        product(lhs, rhs)
+    } else {
+        lhs.matmul(rhs)
+    }
+}
+
+/// The dense layer `layer` on rows `x [batch, d_input]`, x W + b: [`Linear::forward`] itself,
+/// or, where a backend asked for its own kernel, the same sum with the product through
+/// [`DenseOps`]. (Through the extension the layer is three autodiff steps instead of burn's
+/// one: 4% slower on the page's CPU backend, where burn's product is the one it would take.)
+pub fn forward(layer: &Linear, x: Tensor<2>) -> Tensor<2> {
+    if naive_matmul() {
+        affine(layer, x)
+    } else {
+        layer.forward(x)
     }
 }
 
@@ -124,7 +146,7 @@ mod tests {
         let x = Tensor::<2>::random([4, 7], Distribution::Normal(0.0, 1.0), &device).require_grad();
         let target = Tensor::<2>::random([4, 5], Distribution::Normal(0.0, 1.0), &device);
 
-        let ours = forward(&layer, x.clone());
+        let ours = affine(&layer, x.clone());
         let theirs = layer.forward(x.clone());
         assert!(close(ours.clone().inner(), theirs.clone().inner()) < 1e-5);
 
@@ -158,7 +180,7 @@ mod tests {
         let x = Tensor::<2>::random([3, 4], Distribution::Normal(0.0, 1.0), &device);
         let t = Tensor::<2>::random([3, 2], Distribution::Normal(0.0, 1.0), &device);
         let w = Tensor::<2>::random([4, 2], Distribution::Normal(0.0, 1.0), &device).require_grad();
-        let f = |w: Tensor<2>| (matmul(x.clone(), w) * t.clone()).sum();
+        let f = |w: Tensor<2>| (product(x.clone(), w) * t.clone()).sum();
         let grad = w
             .grad(&f(w.clone()).backward())
             .unwrap()

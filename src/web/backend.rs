@@ -136,9 +136,6 @@ pub async fn init(request: BackendRequest) -> Backend {
     }
     #[cfg(feature = "webgpu")]
     let webgpu = init_webgpu().await;
-    // On a software adapter the dense layers' plain matmul kernel is about twice as fast as
-    // burn's default (bench/README.md); a hardware adapter keeps burn's.
-    crate::ml::dense::prefer_naive_matmul(adapter.fallback);
     // static/start.js loads this build only where the one with WebGPU would not use it.
     #[cfg(not(feature = "webgpu"))]
     let webgpu: Result<Device, String> = Err(format!(
@@ -146,12 +143,17 @@ pub async fn init(request: BackendRequest) -> Backend {
         adapter.name
     ));
     match webgpu {
-        Ok(device) => Backend {
-            device,
-            kind: BackendKind::WebGpu,
-            label: format!("WebGPU ({})", adapter.name),
-            notice: None,
-        },
+        Ok(device) => {
+            // On a software adapter the dense layers' plain matmul kernel is about twice as
+            // fast as burn's default (bench/README.md); a hardware adapter keeps burn's.
+            crate::ml::dense::prefer_naive_matmul(adapter.fallback);
+            Backend {
+                device,
+                kind: BackendKind::WebGpu,
+                label: format!("WebGPU ({})", adapter.name),
+                notice: None,
+            }
+        }
         Err(reason) => unavailable(reason),
     }
 }
@@ -405,6 +407,8 @@ fn move_to_cpu(lab: LabStore, kept: StoredValue<KeptModels, LocalStorage>) -> St
         return "nothing was loaded yet".into();
     };
     let device = Device::flex();
+    // The CPU backend multiplies with burn's own product.
+    crate::ml::dense::prefer_naive_matmul(false);
     let name = old.dataset.name.clone();
     let mut fresh = Lab::new(device.clone(), old.dataset);
     let mut back = Vec::new();
