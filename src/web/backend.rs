@@ -109,8 +109,9 @@ pub struct Backend {
 
 /// Initialises the backend the request asks for, falling back to the CPU. Asked for nothing in
 /// particular, a software (fallback) WebGPU adapter such as SwiftShader is passed over for the
-/// CPU backend: training the reference MLP measured 101 examples/s on SwiftShader's WebGPU
-/// against 19,694 on the CPU backend in the same browser (BENCHMARKS.md).
+/// CPU backend: training the reference MLP measured 424 examples/s on SwiftShader's WebGPU
+/// (with the plain matmul kernel) against 21,471 on the CPU backend in the same browser
+/// (BENCHMARKS.md).
 pub async fn init(request: BackendRequest) -> Backend {
     if request == BackendRequest::Cpu {
         return cpu("CPU (chosen by ?backend=cpu)".into(), None);
