@@ -483,8 +483,7 @@ impl Trainer {
         if self.config.ema_decay == 0.0 {
             return;
         }
-        let t = before as f64;
-        let decay = self.config.ema_decay.min((1.0 + t) / (10.0 + t)) as f32;
+        let decay = average_decay(self.config.ema_decay, before) as f32;
         self.average = Some(match self.average.take() {
             None => self.net().valid(),
             Some(average) => {
@@ -507,6 +506,13 @@ impl Trainer {
             None => self.net().valid(),
         }
     }
+}
+
+/// The weight average's decay for the step that had `before` steps before it:
+/// `min(ema_decay, (1 + t) / (10 + t))`, so that the average follows the early weights closely.
+pub fn average_decay(ema_decay: f64, before: usize) -> f64 {
+    let t = before as f64;
+    ema_decay.min((1.0 + t) / (10.0 + t))
 }
 
 /// The mean cross-entropy of `net` (with autodiff) on `images` and their `labels`, and how
@@ -573,6 +579,16 @@ pub fn evaluate(model: &Classifier, images: Tensor<2>, labels: Tensor<1, Int>) -
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_average_follows_early_weights_then_keeps_its_decay() {
+        // (1 + t) / (10 + t) at first: the first step's average is mostly the new weights.
+        assert!((average_decay(0.99, 0) - 0.1).abs() < 1e-12);
+        let decays: Vec<f64> = (0..2000).map(|t| average_decay(0.99, t)).collect();
+        assert!(decays.windows(2).all(|w| w[0] <= w[1]), "non-decreasing");
+        assert_eq!(decays.last(), Some(&0.99), "capped at the setting");
+        assert_eq!(average_decay(0.5, 23), 0.5, "a small setting caps it early");
+    }
 
     #[test]
     fn defaults_are_valid_and_out_of_range_settings_are_named() {

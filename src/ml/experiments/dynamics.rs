@@ -32,7 +32,7 @@ use crate::ml::manifold::{TangentBasis, on_manifold_fraction, random_share};
 use crate::ml::model::{Classifier, ImageShape};
 use crate::ml::read_f32;
 use crate::ml::rng::Rng;
-use crate::ml::train::{TrainConfig, Trainer};
+use crate::ml::train::{TrainConfig, Trainer, average_decay};
 use burn::prelude::*;
 use burn::tensor::activation::log_softmax;
 
@@ -257,6 +257,20 @@ impl DynamicsOutcome {
             "Distances are medians over the probes the classifier gets right at that checkpoint, an attack that did not flip within the radius counting as ∞ (so the median is ∞ once half of them fail, and the chart leaves that point out); 'flipped' counts the attacks that flipped.".into(),
             "The Dimpled Manifold Model predicts clinging: a boundary lying along the manifold has a gradient orthogonal to it, so the tangent share falls towards or below √(k/n).".into(),
         ];
+        if c.train.ema_decay > 0.0 {
+            // How far the average trails the weights after t steps.
+            let trail = |t: usize| {
+                let decay = average_decay(c.train.ema_decay, t);
+                decay / (1.0 - decay)
+            };
+            report.notes.push(format!(
+                "Each checkpoint measures the classifier the page evaluates, the moving average of its weights (decay min({}, (1 + t) / (10 + t)) after t steps), which trails the weights by about decay / (1 − decay) steps: {:.0} at step 23, {:.0} at step 94, {:.0} at step 1,000. Weight averaging 0 measures the weights themselves.",
+                c.train.ema_decay,
+                trail(23),
+                trail(94),
+                trail(1000)
+            ));
+        }
         report
     }
 }
