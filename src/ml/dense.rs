@@ -40,7 +40,7 @@ pub fn prefer_naive_matmul(naive: bool) {
 }
 
 /// Whether [`prefer_naive_matmul`] asked for the plain kernel.
-pub fn naive_matmul() -> bool {
+fn naive_matmul() -> bool {
     NAIVE.load(Ordering::Relaxed)
 }
 

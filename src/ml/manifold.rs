@@ -157,12 +157,16 @@ pub fn random_subspace(n: usize, k: usize, rng: &mut Rng) -> TangentBasis {
 
 /// The mean over `ranks` of sqrt(rank / n): the share of a fixed vector's norm a random
 /// subspace of each basis's dimension keeps, on average (sqrt(k / n) while every Jacobian has
-/// full rank k); `None` without a basis.
-pub fn random_share(ranks: impl IntoIterator<Item = usize>, n: usize) -> Option<f64> {
+/// full rank k); sqrt(k / n) itself without a basis.
+pub fn random_share(ranks: impl IntoIterator<Item = usize>, n: usize, k: usize) -> f64 {
     let (sum, count) = ranks.into_iter().fold((0.0, 0usize), |(sum, count), rank| {
         (sum + (rank as f64 / n as f64).sqrt(), count + 1)
     });
-    (count > 0).then(|| sum / count as f64)
+    if count > 0 {
+        sum / count as f64
+    } else {
+        (k as f64 / n as f64).sqrt()
+    }
 }
 
 /// Proj_M(v) = Q (Q^T v): the part of `v` in the subspace.
@@ -398,12 +402,12 @@ mod tests {
             })
             .sum::<f32>() as f64
             / (trials * bases.len()) as f64;
-        let share = random_share(bases.iter().map(|b| b.rank), n).unwrap();
+        let share = random_share(bases.iter().map(|b| b.rank), n, 16);
         assert!((mean - share).abs() < 0.01, "{mean} vs {share}");
         let full = (16.0f64 / n as f64).sqrt();
         assert!((mean - full).abs() > 0.02, "{mean} vs √(k/n) = {full}");
-        assert_eq!(random_share([16, 16], n), Some(full));
-        assert_eq!(random_share([], n), None);
+        assert_eq!(random_share([16, 16], n, 16), full);
+        assert_eq!(random_share([], n, 16), full);
     }
 
     /// Casts every float parameter to f64.

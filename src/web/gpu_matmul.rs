@@ -1,8 +1,8 @@
-//! The dense layers' matrix product on the WebGPU backend: burn's default kernel, or, where
-//! [`crate::ml::dense::prefer_naive_matmul`] asked for it (a software adapter), cubek's plain
-//! kernel, one thread per output element.
+//! The dense layers' matrix product on the WebGPU backend, for when
+//! [`crate::ml::dense::prefer_naive_matmul`] sent them through [`DenseOps`] (a software
+//! adapter): cubek's plain kernel, one thread per output element.
 
-use crate::ml::dense::{DenseOps, naive_matmul};
+use crate::ml::dense::DenseOps;
 use burn::backend::ops::FloatTensorOps;
 use burn::backend::tensor::FloatTensor;
 use burn::tensor::DType;
@@ -19,10 +19,7 @@ use cubek::std::InputBinding;
 impl DenseOps for CubeBackend {
     fn dense_matmul(lhs: FloatTensor<Self>, rhs: FloatTensor<Self>) -> FloatTensor<Self> {
         let f32_operands = lhs.dtype == DType::F32 && rhs.dtype == DType::F32;
-        if naive_matmul()
-            && f32_operands
-            && let Some(out) = naive(&lhs, &rhs)
-        {
+        if f32_operands && let Some(out) = naive(&lhs, &rhs) {
             return out;
         }
         Self::float_matmul(lhs, rhs)

@@ -137,8 +137,7 @@ impl DynamicsOutcome {
     /// √(k / n) with each probe's tangent rank for k: what a gradient's share in a random
     /// subspace of the tangent space's dimension would be.
     pub fn random_expectation(&self) -> f64 {
-        random_share(self.ranks.iter().copied(), self.pixels)
-            .unwrap_or_else(|| (self.latent as f64 / self.pixels as f64).sqrt())
+        random_share(self.ranks.iter().copied(), self.pixels, self.latent)
     }
 
     /// The tables and charts.

@@ -206,8 +206,11 @@ impl NormsOutcome {
     /// √(k / n): the share of a random direction's norm in a fixed k-dimensional subspace,
     /// with each image's tangent rank for k (the latent k before any image is attacked).
     pub fn random_expectation(&self) -> f64 {
-        random_share(self.records.iter().map(|r| r.rank), self.pixels)
-            .unwrap_or_else(|| (self.latent as f64 / self.pixels as f64).sqrt())
+        random_share(
+            self.records.iter().map(|r| r.rank),
+            self.pixels,
+            self.latent,
+        )
     }
 
     /// The tables and charts.

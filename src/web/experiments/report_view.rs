@@ -50,8 +50,8 @@ fn colour(index: usize, name: &str) -> RGBColor {
 }
 
 /// Where the legend covers least: the corner of a line chart (a box 40% of the width and 35% of
-/// the height) that the fewest points and stretches of line fall in, the upper right on a tie; bars and histograms
-/// keep it at the upper right, where they leave room.
+/// the height) that the fewest points and stretches of line fall in, the upper right on a tie;
+/// bars and histograms keep it at the upper right, where they leave room.
 fn legend_position(chart: &Chart) -> SeriesLabelPosition {
     if chart.kind != ChartKind::Line {
         return SeriesLabelPosition::UpperRight;
@@ -63,15 +63,17 @@ fn legend_position(chart: &Chart) -> SeriesLabelPosition {
         .series
         .iter()
         .flat_map(|s| {
-            let along = s.points.windows(2).flat_map(move |w| {
-                let (a, b) = (w[0], w[1]);
-                (1..8)
-                    .filter(move |_| finite(&a) && finite(&b))
-                    .map(move |i| {
+            let along = s
+                .points
+                .windows(2)
+                .filter(move |w| finite(&w[0]) && finite(&w[1]))
+                .flat_map(|w| {
+                    let (a, b) = (w[0], w[1]);
+                    (1..8).map(move |i| {
                         let t = f64::from(i) / 8.0;
                         (a.0 + t * (b.0 - a.0), a.1 + t * (b.1 - a.1))
                     })
-            });
+                });
             s.points.iter().copied().filter(finite).chain(along)
         })
         .collect();
