@@ -85,8 +85,9 @@ wasm: rust-tools
 
 # The page to publish, in dist-publish/: the tested builds, shrunk by wasm-opt (npm's binaryen).
 # The build with WebGPU gets link-time optimisation (Cargo profile web-release) and -Oz. The
-# build without WebGPU is the tested release build and gets -Oz without inlining: merging
-# functions keeps the page's first attack longer in V8's baseline code (bench/README.md).
+# build without WebGPU is the tested one (compiled for size, Cargo profile web-cpu) and gets -Oz
+# without inlining: merging functions keeps the page's first attack longer in V8's baseline code
+# (bench/README.md).
 # Minutes on 2 cores, so not part of `wasm`. Any static file host serves it.
 dist: rust-tools node-deps
 	sed 's/data-wasm-opt="0"/data-wasm-opt="z" data-cargo-profile="web-release"/' index.html > publish.html

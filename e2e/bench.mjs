@@ -400,7 +400,7 @@ try {
     try {
       const open = await openToViews(published.url).catch((e) => ({ error: String(e).split('\n')[0] }));
       rows.push([
-        'Page open to the first four views, the published build (`make dist`: wasm-opt -Oz without inlining), headless Chromium, CPU',
+        'Page open to the first four views, the published build (`make dist`: compiled for size, wasm-opt -Oz without inlining), headless Chromium, CPU',
         open.error ?? `${round(open.views)} ms (median of ${RUNS} fresh profiles; ready to train at ${round(open.ready)} ms)`,
       ]);
     } finally {
@@ -452,12 +452,12 @@ const code = (dir, cpu) => {
 const published = existsSync(PUBLISHED);
 // How `make dist` compiles each build.
 const BUILDS = [
-  { cpu: true, name: 'without WebGPU (loaded where the browser has no hardware WebGPU adapter)', publish: 'wasm-opt -Oz without inlining' },
-  { cpu: false, name: 'with WebGPU (loaded where it has one, or with ?backend=webgpu)', publish: 'LTO, wasm-opt -Oz' },
+  { cpu: true, name: 'without WebGPU (loaded where the browser has no hardware WebGPU adapter)', tested: 'compiled for size (Cargo profile web-cpu), no wasm-opt', publish: 'compiled for size, wasm-opt -Oz without inlining' },
+  { cpu: false, name: 'with WebGPU (loaded where it has one, or with ?backend=webgpu)', tested: 'no wasm-opt', publish: 'LTO, wasm-opt -Oz' },
 ];
 for (const build of BUILDS) {
   const [wasm, js] = code('dist', build.cpu);
-  rows.push([`Release wasm ${build.name}, as tested (no wasm-opt), raw / gzipped`, `${mb(size(wasm))} / ${mb(gz(wasm))}`]);
+  rows.push([`Release wasm ${build.name}, as tested (${build.tested}), raw / gzipped`, `${mb(size(wasm))} / ${mb(gz(wasm))}`]);
   build.shipped = published ? code(PUBLISHED, build.cpu) : [wasm, js];
   if (published) rows.push([`Release wasm ${build.name}, as published (\`make dist\`: ${build.publish}), raw / gzipped`, `${mb(size(build.shipped[0]))} / ${mb(gz(build.shipped[0]))}`]);
   rows.push([`JavaScript glue ${build.name}, raw / gzipped`, `${mb(size(js))} / ${mb(gz(js))}`]);

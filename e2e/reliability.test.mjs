@@ -110,7 +110,9 @@ test('settings at and past their bounds: refused with a notice or cancellable; n
     for (const [id, value, expect] of [
       ['epochs', '0', 'epochs must be between 1 and 200'],
       ['epochs', '201', 'epochs must be between 1 and 200'],
-      ['epochs', '1e9', 'epochs must be between 1 and 200'],
+      ['epochs', '1e9', 'epochs must be between 1 and 200, not 1e9'],
+      // Refused as typed, not as the largest integer the parse would saturate to.
+      ['epochs', '1e300', 'epochs must be between 1 and 200, not 1e300.'],
       ['epochs', '-3', 'epochs must be a whole number'],
       ['epochs', '2.5', 'epochs must be a whole number'],
       ['batch-size', '0', 'batch size must be between 1 and 4096'],
@@ -119,11 +121,12 @@ test('settings at and past their bounds: refused with a notice or cancellable; n
       ['learning-rate', '0.0000009', 'learning rate must be between'],
       ['learning-rate', '1.01', 'learning rate must be between'],
       ['learning-rate', '50', 'learning rate must be between'],
-      ['learning-rate', '1e300', 'learning rate must be between'],
+      ['learning-rate', '1e300', 'learning rate must be between 0.000001 and 1, not 1e300.'],
       ['learning-rate', '', 'learning rate must be a number'],
       ['augment-shift', '5', 'max shift must be between 0 and 4'],
       ['ema-decay', '1', 'EMA decay must be at least 0 and below 1'],
       ['seed', '-1', 'seed must be a whole number'],
+      ['seed', '5000000000', 'seed must be between 0 and 4294967295, not 5000000000.'],
     ]) {
       messages[`train ${id}=${value}`] = await refused(page, { ...train, id, value, expect });
     }
@@ -142,8 +145,9 @@ test('settings at and past their bounds: refused with a notice or cancellable; n
       ['attack-eps', '0', 'eps must be a positive number'],
       ['attack-eps', '-1', 'eps must be a positive number'],
       ['attack-step', '0', 'step size must be a positive number'],
-      ['attack-steps', '0', 'steps must be a whole number of at least 1'],
+      ['attack-steps', '0', 'steps must be between 1 and 1000, not 0'],
       ['attack-steps', '1001', 'steps must be between 1 and 1000'],
+      ['attack-steps', '1e30', 'steps must be between 1 and 1000, not 1e30'],
       ['attack-steps', '2.5', 'steps must be a whole number'],
       ['attack-search', '0', 'search radius must be positive'],
       ['attack-eps', '1e39', 'eps must be a finite number'],

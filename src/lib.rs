@@ -2,12 +2,13 @@
 //! browser.
 //!
 //! [`ml`] is the science and runs anywhere burn runs; [`cli`] is the native command-line
-//! program; `web` (wasm32 only) is the page, thin glue over `ml`. [`link`] (the page's address)
-//! and [`pace`] (chunks of main-thread work) are the page's logic that needs no browser, so
-//! native tests reach it.
+//! program; `web` (wasm32 only) is the page, thin glue over `ml`. [`link`] (the page's address),
+//! [`form`] (what was typed into its number fields) and [`pace`] (chunks of main-thread work)
+//! are the page's logic that needs no browser, so native tests reach it.
 
 #[cfg(not(target_arch = "wasm32"))]
 pub mod cli;
+pub mod form;
 pub mod link;
 pub mod ml;
 pub mod pace;

@@ -10,9 +10,10 @@
 set -euo pipefail
 cd "$TRUNK_SOURCE_DIR"
 
+# Trunk's release profile becomes web-cpu (Cargo.toml): the release build, compiled for size.
 profile=${DIMPLE_CARGO_PROFILE:-$TRUNK_PROFILE}
+[ "$profile" = release ] && profile=web-cpu
 case $profile in
-  release) flags=(--release) ;;
   debug) flags=() ;;
   *) flags=(--profile "$profile") ;;
 esac

@@ -131,18 +131,21 @@ impl AttackConfig {
     /// Checks every setting; the message names the setting and what it must be.
     pub fn validate(&self) -> Result<(), String> {
         if !(self.eps.is_finite() && self.eps > 0.0) {
-            return Err(format!("eps must be a positive number, not {}", self.eps));
+            return Err(format!(
+                "eps must be a positive number, not {}",
+                super::shown(self.eps)
+            ));
         }
         if self.norm == Norm::Linf && self.eps > 1.0 {
             return Err(format!(
                 "an L∞ eps above 1 (the whole pixel range) means nothing, not {}",
-                self.eps
+                super::shown(self.eps)
             ));
         }
         if !(self.step_size.is_finite() && self.step_size > 0.0) {
             return Err(format!(
                 "the step size must be a positive number, not {}",
-                self.step_size
+                super::shown(self.step_size)
             ));
         }
         let (lo, hi) = Self::STEPS;

@@ -118,7 +118,7 @@ impl AutoencoderConfig {
         if !(self.learning_rate >= lo && self.learning_rate <= hi) {
             return Err(format!(
                 "learning rate must be between {lo} and {hi}, not {}",
-                self.learning_rate
+                super::shown(self.learning_rate)
             ));
         }
         Ok(())

@@ -23,6 +23,17 @@ pub mod train;
 
 use burn::prelude::Tensor;
 
+/// A setting's value as a message shows it: as Rust writes it, or in exponent notation where
+/// that would run to dozens of digits (`1e300`, not the 301 digits of its decimal form).
+pub fn shown<T: std::fmt::Display + std::fmt::LowerExp + Copy + Into<f64>>(x: T) -> String {
+    let size = x.into().abs();
+    if size != 0.0 && !(1e-9..1e9).contains(&size) {
+        format!("{x:e}")
+    } else {
+        format!("{x}")
+    }
+}
+
 /// Reads a float tensor back to the host without blocking: the only way that works for every
 /// backend in the browser (WebGPU reads are asynchronous). A lost GPU device is reported as
 /// such.

@@ -145,7 +145,7 @@ impl TrainConfig {
         if !(self.learning_rate >= lo && self.learning_rate <= hi) {
             return Err(format!(
                 "learning rate must be between {lo} and {hi}, not {}",
-                self.learning_rate
+                super::shown(self.learning_rate)
             ));
         }
         let (lo, hi) = Self::MAX_SHIFT;
@@ -159,7 +159,7 @@ impl TrainConfig {
         if !(self.ema_decay >= lo && self.ema_decay < hi) {
             return Err(format!(
                 "EMA decay must be at least {lo} and below {hi}, not {}",
-                self.ema_decay
+                super::shown(self.ema_decay)
             ));
         }
         Ok(())
@@ -616,6 +616,39 @@ mod tests {
             .validate()
             .unwrap_err();
             assert!(err.contains("EMA decay"), "{err}");
+        }
+        // A far-out value is shown as typed in exponent form, not as 301 digits.
+        let err = TrainConfig {
+            learning_rate: 1e300,
+            ..TrainConfig::default()
+        }
+        .validate()
+        .unwrap_err();
+        assert_eq!(
+            err,
+            "learning rate must be between 0.000001 and 1, not 1e300"
+        );
+    }
+
+    #[test]
+    fn a_value_is_shown_in_exponent_form_only_where_decimals_would_run_long() {
+        use crate::ml::shown;
+        assert_eq!(shown(0.003), "0.003");
+        assert_eq!(shown(0.0000009), "0.0000009");
+        assert_eq!(shown(50.0), "50");
+        assert_eq!(shown(0.0), "0");
+        assert_eq!(shown(1e300), "1e300");
+        assert_eq!(shown(-2.5e-12), "-2.5e-12");
+        // An f32 keeps its own shortest form, not the f64 widening's digits.
+        assert_eq!(shown(0.1f32), "0.1");
+        assert_eq!(shown(3e30f32), "3e30");
+        assert_eq!(shown(f64::INFINITY), "inf");
+        for x in [1e-9, 0.5, 123.25, 999_999_999.0] {
+            assert_eq!(shown(x), x.to_string(), "{x}");
+        }
+        for x in [1e9, 7e-10, f64::MAX, f64::MIN_POSITIVE] {
+            assert_eq!(shown(x).parse::<f64>(), Ok(x), "{x}: exact and short");
+            assert!(shown(x).len() <= 24, "{}", shown(x));
         }
     }
 

@@ -15,6 +15,7 @@ use super::plot::{diverging_gradient_css, diverging_heatmap, probability_bars, u
 use super::pretrained::{StartingModels, StartingSignal};
 use super::slice::{Attacked, AttackedSignal};
 use super::url::AttackSettings;
+use crate::form;
 use crate::ml::attack::{
     AttackConfig, AttackJob, AttackResult, AttackStep, Norm, PgdRun, Restriction, Subspace,
     classify, four_views,
@@ -202,23 +203,8 @@ struct Settings {
 impl Settings {
     /// The plain attack's settings and the restricted row's search radius.
     fn read(&self) -> Result<(AttackConfig, f32), String> {
-        let number = |name: &str, s: String| -> Result<f32, String> {
-            let v: f32 = s
-                .trim()
-                .parse()
-                .map_err(|_| format!("{name} must be a number, not {s:?}"))?;
-            if v.is_finite() {
-                Ok(v)
-            } else {
-                Err(format!("{name} must be a finite number, not {s:?}"))
-            }
-        };
-        let steps = number("steps", self.steps.get_untracked())?;
-        if steps.fract() != 0.0 || steps < 1.0 {
-            return Err(format!(
-                "steps must be a whole number of at least 1, not {steps}"
-            ));
-        }
+        let number = |name: &str, text: String| form::number::<f32>(name, &text);
+        let steps = form::whole("steps", &self.steps.get_untracked(), AttackConfig::STEPS)?;
         let config = AttackConfig {
             norm: match self.norm.get_untracked().as_str() {
                 "linf" => Norm::Linf,
@@ -226,7 +212,7 @@ impl Settings {
             },
             eps: number("eps", self.eps.get_untracked())?,
             step_size: number("the step size", self.step.get_untracked())?,
-            steps: steps as usize,
+            steps,
             random_start: self.random_start.get_untracked(),
             target: match self.target.get_untracked().as_str() {
                 "" => None,

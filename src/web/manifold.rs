@@ -13,6 +13,7 @@ use super::plot::{ChartFrame, PALETTE, Series, grey_image, line_chart, unit_imag
 use super::pretrained::{self, Role, StartingSignal};
 use super::train::RunState;
 use super::url::AutoencoderSettings;
+use crate::form::whole;
 use crate::ml::autoencoder::{
     Autoencoder, AutoencoderConfig, AutoencoderKind, AutoencoderTrainer, reconstruction_error,
 };
@@ -109,20 +110,14 @@ pub fn AutoencoderPanel(
     };
 
     let read_config = move || -> Result<AutoencoderConfig, String> {
-        let whole = |name: &str, s: String| -> Result<usize, String> {
-            let v: f64 = s
-                .trim()
-                .parse()
-                .map_err(|_| format!("{name} must be a number, not {s:?}"))?;
-            if v.fract() != 0.0 || v < 0.0 {
-                return Err(format!("{name} must be a whole number, not {v}"));
-            }
-            Ok(v as usize)
-        };
         let config = AutoencoderConfig {
             kind: kind.get_untracked().parse()?,
-            latent: whole("the latent dimension k", latent.get_untracked())?,
-            epochs: whole("epochs", epochs.get_untracked())?,
+            latent: whole(
+                "the latent dimension k",
+                &latent.get_untracked(),
+                AutoencoderConfig::LATENT,
+            )?,
+            epochs: whole("epochs", &epochs.get_untracked(), AutoencoderConfig::EPOCHS)?,
             ..AutoencoderConfig::default()
         };
         config.validate()?;

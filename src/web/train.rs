@@ -9,6 +9,7 @@ use super::lab::{LabStore, LoadState, Notices, Running, keep_per_dataset, notify
 use super::plot::{ChartFrame, PALETTE, Series, line_chart};
 use super::pretrained::{self, Role, StartingSignal};
 use super::url::TrainSettings;
+use crate::form::{number, whole};
 use crate::ml::batch::DeviceSplit;
 use crate::ml::experiments::report::Table;
 use crate::ml::model::{Classifier, ClassifierKind};
@@ -147,27 +148,19 @@ pub fn TrainPanel(
     };
 
     let read_config = move || -> Result<TrainConfig, String> {
-        let number = |name: &str, s: String| {
-            s.trim()
-                .parse::<f64>()
-                .map_err(|_| format!("{name} must be a number, not {s:?}"))
-        };
-        let whole = |name: &str, s: String| -> Result<usize, String> {
-            let v = number(name, s)?;
-            if v.fract() != 0.0 || v < 0.0 {
-                return Err(format!("{name} must be a whole number, not {v}"));
-            }
-            Ok(v as usize)
-        };
         let config = TrainConfig {
             model: model.get_untracked().parse()?,
-            epochs: whole("epochs", epochs.get_untracked())?,
-            batch_size: whole("batch size", batch.get_untracked())?,
-            learning_rate: number("learning rate", rate.get_untracked())?,
-            seed: whole("seed", seed.get_untracked())? as u64,
+            epochs: whole("epochs", &epochs.get_untracked(), TrainConfig::EPOCHS)?,
+            batch_size: whole(
+                "batch size",
+                &batch.get_untracked(),
+                TrainConfig::BATCH_SIZE,
+            )?,
+            learning_rate: number("learning rate", &rate.get_untracked())?,
+            seed: whole("seed", &seed.get_untracked(), SEED)? as u64,
             schedule: schedule.get_untracked().parse()?,
-            max_shift: whole("shift", shift.get_untracked())?,
-            ema_decay: number("weight averaging", ema.get_untracked())?,
+            max_shift: whole("max shift", &shift.get_untracked(), TrainConfig::MAX_SHIFT)?,
+            ema_decay: number("weight averaging", &ema.get_untracked())?,
         };
         config.validate()?;
         Ok(config)
@@ -421,6 +414,9 @@ pub async fn gallery_predictions(
         })
         .collect())
 }
+
+/// Seeds the page takes (its field's bounds): any 32-bit value.
+const SEED: (usize, usize) = (0, u32::MAX as usize);
 
 /// How often the curves and figures are redrawn while training.
 const REDRAW_MS: f64 = 200.0;
