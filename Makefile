@@ -84,13 +84,14 @@ wasm: rust-tools
 	trunk build --release
 
 # The page to publish, in dist-publish/: the tested builds, shrunk by wasm-opt (npm's binaryen).
-# The build with WebGPU gets link-time optimisation (Cargo profile web-release) and -Oz. The
-# build without WebGPU is the tested one (compiled for size, Cargo profile web-cpu) and gets -Oz
-# without inlining: merging functions keeps the page's first attack longer in V8's baseline code
-# (bench/README.md).
+# Both are compiled for size (Cargo profile web). The build with WebGPU also gets link-time
+# optimisation (Cargo profile web-release) and -Oz. The build without WebGPU is the tested one
+# and gets -Oz without inlining: merging functions keeps the page's first attack longer in V8's
+# baseline code (bench/README.md).
 # Minutes on 2 cores, so not part of `wasm`. Any static file host serves it.
 dist: rust-tools node-deps
-	sed 's/data-wasm-opt="0"/data-wasm-opt="z" data-cargo-profile="web-release"/' index.html > publish.html
+	sed 's/data-cargo-profile="web" data-wasm-opt="0"/data-cargo-profile="web-release" data-wasm-opt="z"/' index.html > publish.html
+	grep -q 'data-cargo-profile="web-release"' publish.html
 	DIMPLE_WASM_OPT='--no-inline=* -Oz' \
 	  trunk build --release --dist dist-publish publish.html || { rm -f publish.html; exit 1; }
 	rm -f publish.html

@@ -452,8 +452,8 @@ const code = (dir, cpu) => {
 const published = existsSync(PUBLISHED);
 // How `make dist` compiles each build.
 const BUILDS = [
-  { cpu: true, name: 'without WebGPU (loaded where the browser has no hardware WebGPU adapter)', tested: 'compiled for size (Cargo profile web-cpu), no wasm-opt', publish: 'compiled for size, wasm-opt -Oz without inlining' },
-  { cpu: false, name: 'with WebGPU (loaded where it has one, or with ?backend=webgpu)', tested: 'no wasm-opt', publish: 'LTO, wasm-opt -Oz' },
+  { cpu: true, name: 'without WebGPU (loaded where the browser has no hardware WebGPU adapter)', tested: 'compiled for size (Cargo profile web), no wasm-opt', publish: 'compiled for size, wasm-opt -Oz without inlining' },
+  { cpu: false, name: 'with WebGPU (loaded where it has one, or with ?backend=webgpu)', tested: 'compiled for size (Cargo profile web), no wasm-opt', publish: 'compiled for size, LTO, wasm-opt -Oz' },
 ];
 for (const build of BUILDS) {
   const [wasm, js] = code('dist', build.cpu);

@@ -10,9 +10,9 @@
 set -euo pipefail
 cd "$TRUNK_SOURCE_DIR"
 
-# Trunk's release profile becomes web-cpu (Cargo.toml): the release build, compiled for size.
+# Trunk's release profile becomes `web` (Cargo.toml), as for the build with WebGPU (index.html).
 profile=${DIMPLE_CARGO_PROFILE:-$TRUNK_PROFILE}
-[ "$profile" = release ] && profile=web-cpu
+[ "$profile" = release ] && profile=web
 case $profile in
   debug) flags=() ;;
   *) flags=(--profile "$profile") ;;
