@@ -69,7 +69,7 @@ test('experiments lab: norms on 10 images, exports, datasets, cancel', { timeout
     await notice(page, 'needs a classifier and an autoencoder');
     await byTestId(page, 'exp-norms-images').fill('0');
     await byTestId(page, 'exp-norms-run').click();
-    await notice(page, 'Test images N must be a whole number from 1 to 2000');
+    await notice(page, 'Test images N must be between 1 and 2000, not 0.');
     assert.equal(await attr(page, 'exp-status', 'data-state'), 'idle');
 
     // Train both models briefly.

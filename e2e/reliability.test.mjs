@@ -162,18 +162,22 @@ test('settings at and past their bounds: refused with a notice or cancellable; n
     // runs at the bounds below, which then train on all 400).
     await byTestId(page, 'toy-world').selectOption('line');
     for (const [id, value, expect] of [
-      ['toy-count', '1', 'Points must be a number from 2 to 400'],
-      ['toy-count', '401', 'Points must be a number from 2 to 400'],
-      ['toy-noise', '0.6', 'Noise must be a number from 0 to 0.5'],
-      ['toy-width', '0', 'Width must be a number from 1 to 1024'],
-      ['toy-width', '1025', 'Width must be a number from 1 to 1024'],
-      ['toy-depth', '9', 'Depth must be a number from 0 to 8'],
-      ['toy-lr', '0', 'Learning rate must be a number from'],
-      ['toy-lr', '2', 'Learning rate must be a number from'],
-      ['toy-input-scale', '101', 'Initial scale must be a number from'],
-      ['toy-epochs', '0', 'Epochs must be a number from 1 to 2000'],
-      ['toy-epochs', '2001', 'Epochs must be a number from 1 to 2000'],
-      ['toy-seed', '-1', 'Seed must be a number from 0'],
+      ['toy-count', '1', 'points must be between 2 and 400, not 1.'],
+      ['toy-count', '401', 'points must be between 2 and 400, not 401.'],
+      ['toy-count', '12.5', 'points must be a whole number, not 12.5.'],
+      ['toy-noise', '0.6', 'noise must be between 0 and 0.5, not 0.6.'],
+      ['toy-noise', '1e300', 'noise must be a finite number, not 1e300.'],
+      ['toy-width', '0', 'width must be between 1 and 1024, not 0.'],
+      ['toy-width', '1025', 'width must be between 1 and 1024, not 1025.'],
+      ['toy-depth', '9', 'depth must be between 0 and 8, not 9.'],
+      ['toy-lr', '0', 'learning rate must be between 0.000001 and 1, not 0.'],
+      ['toy-lr', '2', 'learning rate must be between 0.000001 and 1, not 2.'],
+      ['toy-input-scale', '101', 'initial scale must be between 0.01 and 100, not 101.'],
+      ['toy-epochs', '0', 'epochs must be between 1 and 2000, not 0.'],
+      ['toy-epochs', '2001', 'epochs must be between 1 and 2000, not 2001.'],
+      ['toy-epochs', '1e300', 'epochs must be between 1 and 2000, not 1e300.'],
+      ['toy-seed', '-1', 'seed must be a whole number, not -1.'],
+      ['toy-seed', '5000000000', 'seed must be between 0 and 4294967295, not 5000000000.'],
     ]) {
       messages[`toy ${id}=${value}`] = await refused(page, { ...toy, id, value, expect });
     }

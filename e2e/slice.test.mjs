@@ -140,11 +140,11 @@ test('image slice: the plane through an attacked digit, its boundary and profile
     // Bad settings get a notice and leave the drawn slice as it was.
     await byTestId(page, 'slice-range-1').fill('-1');
     await byTestId(page, 'slice-redraw').click();
-    await notice(page, 'Cannot draw the slice: the horizontal range must be above 0');
+    await notice(page, 'Cannot draw the slice: the horizontal range must be above 0 and at most 28, not -1.');
     await byTestId(page, 'slice-range-1').fill('5');
     await byTestId(page, 'slice-resolution').fill('6.5');
     await byTestId(page, 'slice-redraw').click();
-    await notice(page, 'the resolution must be a whole number');
+    await notice(page, 'Cannot draw the slice: the resolution must be a whole number, not 6.5.');
     assert.equal(await attr(page, 'slice-plot', 'data-axes'), 'd-random');
 
     // Narrower ranges and a coarser grid through the Redraw button.

@@ -21,6 +21,23 @@ pub fn number<T: std::str::FromStr + Copy + Into<f64>>(
     }
 }
 
+/// `text` as a finite number from `lo` to `hi` (`f32` or `f64`).
+pub fn between<T: std::str::FromStr + Copy + Into<f64> + PartialOrd + std::fmt::Display>(
+    name: &str,
+    text: &str,
+    (lo, hi): (T, T),
+) -> Result<T, String> {
+    let v: T = number(name, text)?;
+    if v >= lo && v <= hi {
+        Ok(v)
+    } else {
+        Err(format!(
+            "{name} must be between {lo} and {hi}, not {}",
+            text.trim()
+        ))
+    }
+}
+
 /// `text` as a whole number from `lo` to `hi`; the range is checked before any conversion, so
 /// nothing saturates.
 pub fn whole(name: &str, text: &str, (lo, hi): (usize, usize)) -> Result<usize, String> {
@@ -93,6 +110,37 @@ mod tests {
                 "{text:?}"
             );
         }
+    }
+
+    #[test]
+    fn a_number_between_bounds_includes_them_and_names_what_was_typed_outside() {
+        let noise = (0.0f32, 0.5f32);
+        for (text, v) in [
+            ("0", 0.0),
+            ("-0", 0.0),
+            ("0.5", 0.5),
+            (" 0.25 ", 0.25),
+            ("5e-1", 0.5),
+        ] {
+            assert_eq!(between("noise", text, noise), Ok(v), "{text:?}");
+        }
+        for (text, expect) in [
+            ("0.6", "noise must be between 0 and 0.5, not 0.6"),
+            ("-1e-30", "noise must be between 0 and 0.5, not -1e-30"),
+            ("1e300", "noise must be a finite number, not 1e300"),
+            ("NaN", "noise must be a finite number, not NaN"),
+            ("half", "noise must be a number, not \"half\""),
+        ] {
+            assert_eq!(
+                between("noise", text, noise),
+                Err(expect.to_string()),
+                "{text:?}"
+            );
+        }
+        assert_eq!(
+            between("learning rate", "2", (1e-6f64, 1.0)),
+            Err("learning rate must be between 0.000001 and 1, not 2".to_string())
+        );
     }
 
     #[test]

@@ -631,28 +631,6 @@ mod tests {
     }
 
     #[test]
-    fn a_value_is_shown_in_exponent_form_only_where_decimals_would_run_long() {
-        use crate::ml::shown;
-        assert_eq!(shown(0.003), "0.003");
-        assert_eq!(shown(0.0000009), "0.0000009");
-        assert_eq!(shown(50.0), "50");
-        assert_eq!(shown(0.0), "0");
-        assert_eq!(shown(1e300), "1e300");
-        assert_eq!(shown(-2.5e-12), "-2.5e-12");
-        // An f32 keeps its own shortest form, not the f64 widening's digits.
-        assert_eq!(shown(0.1f32), "0.1");
-        assert_eq!(shown(3e30f32), "3e30");
-        assert_eq!(shown(f64::INFINITY), "inf");
-        for x in [1e-9, 0.5, 123.25, 999_999_999.0] {
-            assert_eq!(shown(x), x.to_string(), "{x}");
-        }
-        for x in [1e9, 7e-10, f64::MAX, f64::MIN_POSITIVE] {
-            assert_eq!(shown(x).parse::<f64>(), Ok(x), "{x}: exact and short");
-            assert!(shown(x).len() <= 24, "{}", shown(x));
-        }
-    }
-
-    #[test]
     fn cosine_schedule_falls_from_one_to_zero_and_constant_stays() {
         let close = |a: f64, b: f64| (a - b).abs() < 1e-12;
         assert!(close(LrSchedule::Cosine.factor(0, 100), 1.0));

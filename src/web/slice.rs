@@ -14,6 +14,7 @@ use super::plot::{
     line_chart,
 };
 use super::url::SliceSettings;
+use crate::form;
 use crate::ml::experiments::report::{Cell, Table};
 use crate::ml::manifold::random_subspace;
 use crate::ml::rng::Rng;
@@ -115,32 +116,24 @@ struct Settings {
 
 impl Settings {
     fn read(&self) -> Result<(Axes, SliceSpec), String> {
-        let extent = |name: &str, s: String| -> Result<f32, String> {
-            let v: f32 = s
-                .trim()
-                .parse()
-                .map_err(|_| format!("the {name} range must be a number, not {s:?}"))?;
-            if v.is_finite() && v > 0.0 && v <= MAX_RANGE {
+        let extent = |name: &str, text: String| -> Result<f32, String> {
+            let v: f32 = form::number(name, &text)?;
+            if v > 0.0 && v <= MAX_RANGE {
                 Ok(v)
             } else {
                 Err(format!(
-                    "the {name} range must be above 0 and at most {MAX_RANGE}, not {s:?}"
+                    "{name} must be above 0 and at most {MAX_RANGE}, not {}",
+                    text.trim()
                 ))
             }
         };
-        let e1 = extent("horizontal", self.extent1.get_untracked())?;
-        let e2 = extent("vertical", self.extent2.get_untracked())?;
-        let text = self.resolution.get_untracked();
-        let resolution = text
-            .trim()
-            .parse::<usize>()
-            .ok()
-            .filter(|r| (2..=MAX_RESOLUTION).contains(r))
-            .ok_or_else(|| {
-                format!(
-                    "the resolution must be a whole number from 2 to {MAX_RESOLUTION}, not {text:?}"
-                )
-            })?;
+        let e1 = extent("the horizontal range", self.extent1.get_untracked())?;
+        let e2 = extent("the vertical range", self.extent2.get_untracked())?;
+        let resolution = form::whole(
+            "the resolution",
+            &self.resolution.get_untracked(),
+            (2, MAX_RESOLUTION),
+        )?;
         Ok((
             Axes::from_id(&self.axes.get_untracked()),
             SliceSpec {

@@ -11,6 +11,7 @@ use super::lab::{LabStore, LoadState, Notices, notify};
 use super::plot::{ChartFrame, PALETTE, Series, line_chart};
 use super::train::RunState;
 use super::url::ToySettings;
+use crate::form::{between, whole};
 use crate::ml::experiments::report::{Cell, Table};
 use crate::ml::read_f32;
 use crate::ml::toy::{
@@ -64,18 +65,6 @@ struct Settings {
     epochs: RwSignal<String>,
 }
 
-fn parse<T: std::str::FromStr + PartialOrd + Copy + std::fmt::Display>(
-    text: &str,
-    name: &str,
-    lo: T,
-    hi: T,
-) -> Result<T, String> {
-    match text.trim().parse::<T>() {
-        Ok(v) if v >= lo && v <= hi => Ok(v),
-        _ => Err(format!("{name} must be a number from {lo} to {hi}")),
-    }
-}
-
 fn preset_of(id: &str) -> ToyPreset {
     ToyPreset::ALL
         .into_iter()
@@ -101,24 +90,29 @@ impl Settings {
         }
     }
 
+    fn seed(&self) -> Result<u64, String> {
+        let seed = whole("seed", &self.seed.get_untracked(), (0, u32::MAX as usize))?;
+        Ok(seed as u64)
+    }
+
     fn world(&self) -> Result<ToyConfig, String> {
         Ok(ToyConfig {
             preset: preset_of(&self.preset.get_untracked()),
-            count: parse(&self.count.get_untracked(), "Points", 2, 400)?,
-            noise: parse(&self.noise.get_untracked(), "Noise", 0.0, 0.5)?,
+            count: whole("points", &self.count.get_untracked(), (2, 400))?,
+            noise: between("noise", &self.noise.get_untracked(), (0.0, 0.5))?,
             labels: if self.labels.get_untracked() == "stripes" {
                 SurfaceLabels::Stripes
             } else {
                 SurfaceLabels::Checkerboard
             },
-            seed: parse(&self.seed.get_untracked(), "Seed", 0, u64::from(u32::MAX))?,
+            seed: self.seed()?,
         })
     }
 
     fn model(&self) -> Result<(ToyModelConfig, usize), String> {
-        let seed = parse(&self.seed.get_untracked(), "Seed", 0, u64::from(u32::MAX))?;
-        let width: usize = parse(&self.width.get_untracked(), "Width", 1, 1024)?;
-        let depth: usize = parse(&self.depth.get_untracked(), "Depth", 0, 8)?;
+        let seed = self.seed()?;
+        let width = whole("width", &self.width.get_untracked(), (1, 1024))?;
+        let depth = whole("depth", &self.depth.get_untracked(), (0, 8))?;
         if depth.saturating_sub(1) * width * width > MAX_HIDDEN_WEIGHTS {
             return Err(format!(
                 "width {width} at depth {depth} is too large for the page: (depth − 1) × width² \
@@ -135,22 +129,20 @@ impl Settings {
                 } else {
                     Activation::Relu
                 },
-                learning_rate: parse(
+                learning_rate: between(
+                    "learning rate",
                     &self.learning_rate.get_untracked(),
-                    "Learning rate",
-                    1e-6,
-                    1.0,
+                    (1e-6, 1.0),
                 )?,
                 batch_size: 0,
                 seed,
-                input_scale: parse(
+                input_scale: between(
+                    "initial scale",
                     &self.input_scale.get_untracked(),
-                    "Initial scale",
-                    0.01,
-                    100.0,
+                    (0.01, 100.0),
                 )?,
             },
-            parse(&self.epochs.get_untracked(), "Epochs", 1, MAX_EPOCHS)?,
+            whole("epochs", &self.epochs.get_untracked(), (1, MAX_EPOCHS))?,
         ))
     }
 }

@@ -3,6 +3,7 @@
 //! it is built from them. The science is `ml::experiments`; this file only fills in its
 //! configurations.
 
+use crate::form;
 use crate::ml::attack::AttackConfig;
 use crate::ml::autoencoder::Autoencoder;
 use crate::ml::batch::DeviceSplit;
@@ -328,18 +329,18 @@ impl Which {
     }
 }
 
-/// `text` as the number `spec` asks for.
+/// `text` as the number `spec` asks for, in its bounds.
 fn number(spec: &FieldSpec, text: &str) -> Result<f64, String> {
-    let bound = |s: &str| s.parse::<f64>().unwrap_or(f64::NAN);
-    let (lo, hi) = (bound(spec.min), bound(spec.max));
-    let whole = spec.step == "1";
-    let kind = if whole { "a whole number" } else { "a number" };
-    match text.trim().parse::<f64>() {
-        Ok(v) if v >= lo && v <= hi && (!whole || v.fract() == 0.0) => Ok(v),
-        _ => Err(format!(
-            "{} must be {kind} from {} to {}, not {text:?}",
-            spec.label, spec.min, spec.max
-        )),
+    fn bounds<T: std::str::FromStr>(spec: &FieldSpec) -> Result<(T, T), String> {
+        match (spec.min.parse(), spec.max.parse()) {
+            (Ok(lo), Ok(hi)) => Ok((lo, hi)),
+            _ => Err(format!("{} has no bounds to check it by", spec.label)),
+        }
+    }
+    if spec.step == "1" {
+        Ok(form::whole(spec.label, text, bounds(spec)?)? as f64)
+    } else {
+        form::between(spec.label, text, bounds(spec)?)
     }
 }
 
