@@ -468,7 +468,7 @@ const bundle = join('static', 'data', 'mnist-bundle.dmpl.zlib');
 rows.push(['MNIST bundle (12,000 train + 2,000 test), as shipped (zlib-packed) / gzipped on top', `${mb(size(bundle))} / ${mb(gz(bundle))}`]);
 const models = readdirSync(join(dist, 'models'), { recursive: true }).filter((f) => f.startsWith('mnist-') && f.endsWith('.dmplm'));
 const modelsGz = models.reduce((sum, f) => sum + gz(join(dist, 'models', f)), 0);
-if (models.length) rows.push([`Pretrained MNIST models (${models.join(', ')}), gzipped`, mb(modelsGz)]);
+if (models.length) rows.push([`Pretrained MNIST models (${models.join(', ')}; 8-bit values), gzipped`, mb(modelsGz)]);
 // What the tfjs page loads to train on wasm and on WebGPU, the two paths Dimple's page has: the
 // tfjs bundle (core, gradients, cpu and webgl backends, layers) and the wasm backend with its
 // SIMD module; with WebGPU, also the WebGPU backend.

@@ -39,7 +39,7 @@ usage:
       basis (k = 16) and a 40-step L2 PGD on N test images (default 20). Prints JSON.
   dimple pretrain [--data FILE] [--out DIR | --check DIR]
       Trains the default classifier and autoencoder on FILE (the MNIST bundle) with seed 1
-      and writes them in half precision as DIR/NAME-classifier.dmplm and
+      and writes them with 8-bit values as DIR/NAME-classifier.dmplm and
       DIR/NAME-autoencoder.dmplm (DIR: static/models), the models the page starts with.
       --check DIR writes nothing and fails unless the files in DIR are reproduced: byte for
       byte, or where this CPU's matrix kernels round otherwise, the same models with test

@@ -3,7 +3,7 @@
 
 use burn::prelude::*;
 use dimple::ml::autoencoder::{Autoencoder, AutoencoderKind};
-use dimple::ml::checkpoint::{ModelFile, ModelFileError, ModelKind, Precision};
+use dimple::ml::checkpoint::{ModelFile, ModelFileError, ModelKind, Precision, StoredTensor};
 use dimple::ml::model::{Classifier, ClassifierKind, ImageShape};
 use dimple::ml::rng::Rng;
 
@@ -32,7 +32,7 @@ fn classifier_file(kind: ClassifierKind) -> (Classifier, ModelFile) {
 }
 
 #[test]
-fn classifiers_round_trip_exactly_in_f32_and_closely_in_f16() {
+fn classifiers_round_trip_exactly_in_f32_and_closely_in_f16_and_8_bits() {
     let device = Device::flex();
     for kind in ClassifierKind::ALL {
         let (model, file) = classifier_file(kind);
@@ -52,11 +52,136 @@ fn classifiers_round_trip_exactly_in_f32_and_closely_in_f16() {
             .unwrap()
             .to_classifier(&device)
             .unwrap();
-        let got = values(loaded.forward(x));
+        let got = values(loaded.forward(x.clone()));
         let scale = expected.iter().fold(0f32, |a, v| a.max(v.abs()));
         for (a, b) in got.iter().zip(&expected) {
             assert!((a - b).abs() <= 1e-2 * scale.max(1.0), "{kind}: {a} vs {b}");
         }
+
+        let q8 = file.encode(Precision::Q8);
+        assert_eq!(
+            bytes.len() - q8.len(),
+            3 * file.parameters() - 8 * file.tensors.len()
+        );
+        let loaded = ModelFile::decode(&q8)
+            .unwrap()
+            .to_classifier(&device)
+            .unwrap();
+        let got = values(loaded.forward(x));
+        for (a, b) in got.iter().zip(&expected) {
+            assert!((a - b).abs() <= 5e-2 * scale.max(1.0), "{kind}: {a} vs {b}");
+        }
+    }
+}
+
+/// `file` holding one tensor per row of `rows`, shaped as a vector.
+fn file_of(file: &ModelFile, rows: &[Vec<f32>]) -> ModelFile {
+    let mut file = file.clone();
+    file.tensors = rows
+        .iter()
+        .map(|v| StoredTensor {
+            shape: vec![v.len()],
+            values: v.clone(),
+        })
+        .collect();
+    file
+}
+
+#[test]
+fn at_8_bits_every_value_moves_by_at_most_half_a_step_of_its_tensor_range() {
+    let (_, mlp) = classifier_file(ClassifierKind::Mlp);
+    let mut rng = Rng::new(11);
+    for trial in 0..200 {
+        // Tensors of every scale, sign and spread, with the degenerate ones: one value, all
+        // equal, and a lone outlier.
+        let scale = 10f32.powi(rng.below(13) as i32 - 6);
+        let len = 1 + rng.below(300);
+        let mut values: Vec<f32> = (0..len)
+            .map(|_| scale * (2.0 * rng.unit_f32() - 1.0))
+            .collect();
+        match trial % 5 {
+            0 => values.iter_mut().for_each(|v| *v = scale),
+            1 => values[0] = 1e3 * scale,
+            _ => {}
+        }
+        let file = file_of(&mlp, &[values.clone(), vec![-scale, scale]]);
+        let bytes = file.encode(Precision::Q8);
+        // A byte a value and two f32 a tensor, against four bytes a value.
+        let f32_bytes = file.encode(Precision::F32).len();
+        assert_eq!(f32_bytes - bytes.len(), 3 * (len + 2) - 8 * 2);
+        let back = ModelFile::decode(&bytes).unwrap();
+        let got = &back.tensors[0].values;
+        let (lo, hi) = values
+            .iter()
+            .fold((f32::MAX, f32::MIN), |(a, b), &v| (a.min(v), b.max(v)));
+        let half_step = (hi - lo) / 510.0;
+        for (a, b) in got.iter().zip(&values) {
+            assert!(
+                (a - b).abs() <= half_step * 1.0001 + hi.abs().max(lo.abs()) * 1e-6,
+                "trial {trial}: {a} for {b}, half a step {half_step}"
+            );
+        }
+        // The least value is kept exactly, and a second round changes nothing more.
+        assert_eq!(got.iter().copied().fold(f32::MAX, f32::min), lo);
+        let again = ModelFile::decode(&back.encode(Precision::Q8)).unwrap();
+        for (a, b) in again.tensors[0].values.iter().zip(got) {
+            assert!(
+                (a - b).abs() <= half_step * 1e-3 + hi.abs().max(lo.abs()) * 1e-6,
+                "trial {trial}: {a} for {b}"
+            );
+        }
+    }
+}
+
+#[test]
+fn at_8_bits_the_widest_finite_range_survives_and_a_non_finite_weight_is_refused() {
+    let (_, mlp) = classifier_file(ClassifierKind::Mlp);
+    // The distance from the least to the greatest is past f32's range.
+    let wide = vec![-f32::MAX, 0.0, f32::MAX];
+    let back = ModelFile::decode(&file_of(&mlp, std::slice::from_ref(&wide)).encode(Precision::Q8))
+        .unwrap();
+    let got = &back.tensors[0].values;
+    assert_eq!(got[0], -f32::MAX);
+    let half_step = f32::MAX / 255.0;
+    for (a, b) in got.iter().zip(&wide) {
+        assert!(
+            (f64::from(*a) - f64::from(*b)).abs() <= 1.001 * f64::from(half_step),
+            "{a} for {b}"
+        );
+    }
+    // As in f32 and f16 files, a weight that is not a number is refused when read.
+    for bad in [f32::NAN, f32::INFINITY] {
+        let file = file_of(&mlp, &[vec![1.0, bad, 2.0]]);
+        for precision in [Precision::F32, Precision::F16, Precision::Q8] {
+            assert!(
+                matches!(
+                    ModelFile::decode(&file.encode(precision)),
+                    Err(ModelFileError::Invalid(_))
+                ),
+                "{bad} at {precision:?}"
+            );
+        }
+    }
+}
+
+#[test]
+fn an_8_bit_file_with_an_impossible_step_is_invalid() {
+    let (_, mlp) = classifier_file(ClassifierKind::Mlp);
+    let file = file_of(&mlp, &[vec![0.0, 1.0, 2.0]]);
+    let bytes = file.encode(Precision::Q8);
+    // The step is the f32 before the last 3 value bytes and the 8-byte checksum.
+    let at = bytes.len() - 8 - 3 - 4;
+    assert_eq!(&bytes[at..at + 4], &(2f32 / 255.0).to_le_bytes());
+    for step in [-1.0, f32::NAN, f32::INFINITY] {
+        let mut bad = bytes[..bytes.len() - 8].to_vec();
+        bad[at..at + 4].copy_from_slice(&f32::to_le_bytes(step));
+        let sum = dimple::ml::dataset::fnv1a64(&bad);
+        bad.extend(sum.to_le_bytes());
+        assert!(
+            matches!(ModelFile::decode(&bad), Err(ModelFileError::Invalid(_))),
+            "step {step}: {:?}",
+            ModelFile::decode(&bad).map(|f| f.tensors)
+        );
     }
 }
 
@@ -184,8 +309,10 @@ fn the_shipped_pretrained_models_are_what_they_claim() {
         read("mnist-classifier.dmplm"),
         read("mnist-autoencoder.dmplm"),
     );
+    // A byte a weight: 8-bit values, not half precision.
+    let params = |bytes: &[u8]| ModelFile::decode(bytes).unwrap().parameters();
     assert!(
-        c.len() + a.len() <= 1_000_000,
+        c.len() + a.len() <= params(&c) + params(&a) + 4096,
         "{} + {} bytes",
         c.len(),
         a.len()

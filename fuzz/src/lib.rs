@@ -69,7 +69,11 @@ fn check_dataset(bytes: &[u8]) -> bool {
         }
     }
     let again = d.encode_packed().expect("a decoded dataset encodes");
-    assert_eq!(Dataset::decode_packed(&again).as_ref(), Ok(&d), "round trip");
+    assert_eq!(
+        Dataset::decode_packed(&again).as_ref(),
+        Ok(&d),
+        "round trip"
+    );
     true
 }
 
@@ -308,6 +312,8 @@ pub fn seeds(target: &str) -> Vec<Vec<u8>> {
                 mlp.encode(Precision::F16),
                 conv_ae.encode(Precision::F16),
                 mlp_ae.encode(Precision::F32),
+                mlp.encode(Precision::Q8),
+                conv_ae.encode(Precision::Q8),
             ]
         }
         "preprocess" => {

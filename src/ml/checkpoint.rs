@@ -11,11 +11,11 @@
 //! | 1 | architecture (the index of its kind) |
 //! | 4 | latent dimension k (0 for a classifier) |
 //! | 4 × 3 | image height, width, classes |
-//! | 1 | precision: 0 f32, 1 f16 |
+//! | 1 | precision: 0 f32, 1 f16, 2 8-bit |
 //! | 2 + len | dataset name (UTF-8) |
 //! | 2 + len | note (UTF-8: how it was trained) |
 //! | 4 | tensor count, then per tensor: 1 (rank) + 4 × rank (dims) |
-//! | … | values |
+//! | … | values; at 8 bits, each tensor's as its least value and its step (f32), then a byte each |
 //! | 8 | FNV-1a 64 checksum of everything before it |
 //!
 //! Loading rebuilds the architecture the header names and checks every tensor's shape against
@@ -67,6 +67,48 @@ pub enum Precision {
     F32,
     /// Half precision: half the size; rounding changes weights by at most 2^-11 relatively.
     F16,
+    /// A quarter of the size: each tensor's values as 256 even steps from its least to its
+    /// greatest; rounding moves a weight by at most half a step, 1/510 of the tensor's range.
+    Q8,
+}
+
+impl Precision {
+    fn code(self) -> u8 {
+        match self {
+            Self::F32 => 0,
+            Self::F16 => 1,
+            Self::Q8 => 2,
+        }
+    }
+
+    /// Bytes the values of `count` tensors holding `total` values take.
+    fn value_bytes(self, count: usize, total: usize) -> usize {
+        match self {
+            Self::F32 => 4 * total,
+            Self::F16 => 2 * total,
+            Self::Q8 => 8 * count + total,
+        }
+    }
+}
+
+/// The least value of `values` and the step of 255 that reach its greatest (0 where all are
+/// equal). A value that is not finite makes the least value NaN, so that reading the file
+/// refuses it as the other precisions' files are refused.
+fn q8_grid(values: &[f32]) -> (f32, f32) {
+    if values.iter().any(|v| !v.is_finite()) {
+        return (f32::NAN, 0.0);
+    }
+    let (lo, hi) = values
+        .iter()
+        .fold((f32::INFINITY, f32::NEG_INFINITY), |(lo, hi), &v| {
+            (lo.min(v), hi.max(v))
+        });
+    match values {
+        [] => (0.0, 0.0),
+        _ if hi <= lo => (lo, 0.0),
+        // Each end divided first: the difference of two huge weights could overflow.
+        _ => (lo, hi / 255.0 - lo / 255.0),
+    }
 }
 
 /// One parameter tensor: its shape and its values, row-major.
@@ -144,10 +186,7 @@ impl ModelFile {
         ] {
             out.extend_from_slice(&(v as u32).to_le_bytes());
         }
-        out.push(match precision {
-            Precision::F32 => 0,
-            Precision::F16 => 1,
-        });
+        out.push(precision.code());
         for text in [&self.dataset, &self.note] {
             let bytes = &text.as_bytes()[..text.len().min(u16::MAX as usize)];
             out.extend_from_slice(&(bytes.len() as u16).to_le_bytes());
@@ -161,10 +200,25 @@ impl ModelFile {
             }
         }
         for t in &self.tensors {
-            for &v in &t.values {
-                match precision {
-                    Precision::F32 => out.extend_from_slice(&v.to_le_bytes()),
-                    Precision::F16 => out.extend_from_slice(&half::f16::from_f32(v).to_le_bytes()),
+            match precision {
+                Precision::F32 => t.values.iter().for_each(|v| out.extend(v.to_le_bytes())),
+                Precision::F16 => t
+                    .values
+                    .iter()
+                    .for_each(|&v| out.extend(half::f16::from_f32(v).to_le_bytes())),
+                Precision::Q8 => {
+                    let (lo, step) = q8_grid(&t.values);
+                    out.extend(lo.to_le_bytes());
+                    out.extend(step.to_le_bytes());
+                    // In f64: the distance between two huge weights overflows f32.
+                    let (lo64, step64) = (f64::from(lo), f64::from(step));
+                    out.extend(t.values.iter().map(|&v| {
+                        if step > 0.0 {
+                            ((f64::from(v) - lo64) / step64).round().clamp(0.0, 255.0) as u8
+                        } else {
+                            0
+                        }
+                    }));
                 }
             }
         }
@@ -234,6 +288,7 @@ impl ModelFile {
         let precision = match r.u8()? {
             0 => Precision::F32,
             1 => Precision::F16,
+            2 => Precision::Q8,
             other => return Err(invalid(format!("unknown precision {other}"))),
         };
         let dataset = r.text()?;
@@ -260,28 +315,37 @@ impl ModelFile {
             total = total.saturating_add(size);
             shapes.push((shape, size));
         }
-        let width_bytes = match precision {
-            Precision::F32 => 4,
-            Precision::F16 => 2,
-        };
-        if total > MAX_VALUES || r.remaining() != total * width_bytes {
+        if total > MAX_VALUES || r.remaining() != precision.value_bytes(count, total) {
             return Err(invalid(format!(
                 "{} bytes of values for {total} values",
                 r.remaining()
             )));
         }
         let mut tensors = Vec::with_capacity(count);
+        let f32s = |raw: &[u8]| -> Vec<f32> {
+            raw.chunks_exact(4)
+                .map(|c| f32::from_le_bytes(c.try_into().expect("4 bytes")))
+                .collect()
+        };
         for (shape, size) in shapes {
-            let raw = r.take(size * width_bytes)?;
             let values: Vec<f32> = match precision {
-                Precision::F32 => raw
-                    .chunks_exact(4)
-                    .map(|c| f32::from_le_bytes(c.try_into().expect("4 bytes")))
-                    .collect(),
-                Precision::F16 => raw
+                Precision::F32 => f32s(r.take(4 * size)?),
+                Precision::F16 => r
+                    .take(2 * size)?
                     .chunks_exact(2)
                     .map(|c| half::f16::from_le_bytes([c[0], c[1]]).to_f32())
                     .collect(),
+                Precision::Q8 => {
+                    let grid = f32s(r.take(8)?);
+                    let (lo, step) = (grid[0], grid[1]);
+                    if step.is_nan() || step < 0.0 {
+                        return Err(invalid(format!("a tensor with a step of {step}")));
+                    }
+                    r.take(size)?
+                        .iter()
+                        .map(|&q| (f64::from(lo) + f64::from(step) * f64::from(q)) as f32)
+                        .collect()
+                }
             };
             if values.iter().any(|v| !v.is_finite()) {
                 return Err(invalid("a weight that is not a finite number".into()));
