@@ -4,6 +4,11 @@
 //! A refusal names the setting and repeats what was typed, never a number the parse made of it:
 //! `1e300` epochs is refused as "not 1e300", not as the largest integer it would saturate to.
 
+/// Seeds the page takes: any 32-bit value.
+pub const SEED: (usize, usize) = (0, u32::MAX as usize);
+/// [`SEED`]'s upper bound as the seed fields' `max` attribute states it.
+pub const SEED_MAX: &str = "4294967295";
+
 /// `text` as a finite number of type `T` (`f32` or `f64`): a value too large for `T` is refused
 /// as infinite.
 pub fn number<T: std::str::FromStr + Copy + Into<f64>>(
@@ -141,6 +146,12 @@ mod tests {
             between("learning rate", "2", (1e-6f64, 1.0)),
             Err("learning rate must be between 0.000001 and 1, not 2".to_string())
         );
+    }
+
+    #[test]
+    fn the_seed_fields_bound_is_the_bound_checked() {
+        assert_eq!(SEED_MAX.parse::<usize>(), Ok(SEED.1));
+        assert_eq!(whole("seed", SEED_MAX, SEED), Ok(SEED.1));
     }
 
     #[test]

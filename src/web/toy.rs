@@ -11,7 +11,7 @@ use super::lab::{LabStore, LoadState, Notices, notify};
 use super::plot::{ChartFrame, PALETTE, Series, line_chart};
 use super::train::RunState;
 use super::url::ToySettings;
-use crate::form::{between, whole};
+use crate::form::{SEED, SEED_MAX, between, whole};
 use crate::ml::experiments::report::{Cell, Table};
 use crate::ml::read_f32;
 use crate::ml::toy::{
@@ -91,7 +91,7 @@ impl Settings {
     }
 
     fn seed(&self) -> Result<u64, String> {
-        let seed = whole("seed", &self.seed.get_untracked(), (0, u32::MAX as usize))?;
+        let seed = whole("seed", &self.seed.get_untracked(), SEED)?;
         Ok(seed as u64)
     }
 
@@ -609,7 +609,7 @@ pub fn ToyPanel(
                     <ChoiceField label="Labels" testid="toy-labels" value=settings.labels disabled=busy
                         options=vec![("checkerboard", "Checkerboard"), ("stripes", "Stripes")]/>
                 </Show>
-                <NumberField label="Seed" testid="toy-seed" value=settings.seed min="0" max="4294967295" step="1" disabled=busy/>
+                <NumberField label="Seed" testid="toy-seed" value=settings.seed min="0" max=SEED_MAX step="1" disabled=busy/>
             </div>
             <div class="controls">
                 <NumberField label="Width" testid="toy-width" value=settings.width min="1" max="1024" step="1" disabled=busy/>

@@ -9,7 +9,7 @@ use super::lab::{LabStore, LoadState, Notices, Running, keep_per_dataset, notify
 use super::plot::{ChartFrame, PALETTE, Series, line_chart};
 use super::pretrained::{self, Role, StartingSignal};
 use super::url::TrainSettings;
-use crate::form::{number, whole};
+use crate::form::{SEED, SEED_MAX, number, whole};
 use crate::ml::batch::DeviceSplit;
 use crate::ml::experiments::report::Table;
 use crate::ml::model::{Classifier, ClassifierKind};
@@ -320,7 +320,7 @@ pub fn TrainPanel(
                 <NumberField label="Epochs" testid="epochs" value=epochs min="1" max="200" step="1" disabled=Signal::derive(active)/>
                 <NumberField label="Batch size" testid="batch-size" value=batch min="1" max="4096" step="1" disabled=Signal::derive(active)/>
                 <NumberField label="Learning rate" testid="learning-rate" value=rate min="0.000001" max="1" step="any" disabled=Signal::derive(active)/>
-                <NumberField label="Seed" testid="seed" value=seed min="0" max="4294967295" step="1" disabled=Signal::derive(active)/>
+                <NumberField label="Seed" testid="seed" value=seed min="0" max=SEED_MAX step="1" disabled=Signal::derive(active)/>
                 <ChoiceField label="Learning-rate schedule" testid="lr-schedule" value=schedule disabled=Signal::derive(active)
                     options=LrSchedule::ALL.into_iter().map(|k| (k.id(), k.id())).collect()/>
                 <NumberField label="Random shift (px)" testid="augment-shift" value=shift min="0" max="4" step="1" disabled=Signal::derive(active)/>
@@ -414,9 +414,6 @@ pub async fn gallery_predictions(
         })
         .collect())
 }
-
-/// Seeds the page takes (its field's bounds): any 32-bit value.
-const SEED: (usize, usize) = (0, u32::MAX as usize);
 
 /// How often the curves and figures are redrawn while training.
 const REDRAW_MS: f64 = 200.0;
