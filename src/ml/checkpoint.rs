@@ -322,22 +322,20 @@ impl ModelFile {
             )));
         }
         let mut tensors = Vec::with_capacity(count);
-        let f32s = |raw: &[u8]| -> Vec<f32> {
-            raw.chunks_exact(4)
-                .map(|c| f32::from_le_bytes(c.try_into().expect("4 bytes")))
-                .collect()
-        };
         for (shape, size) in shapes {
             let values: Vec<f32> = match precision {
-                Precision::F32 => f32s(r.take(4 * size)?),
+                Precision::F32 => r
+                    .take(4 * size)?
+                    .chunks_exact(4)
+                    .map(|c| f32::from_le_bytes(c.try_into().expect("4 bytes")))
+                    .collect(),
                 Precision::F16 => r
                     .take(2 * size)?
                     .chunks_exact(2)
                     .map(|c| half::f16::from_le_bytes([c[0], c[1]]).to_f32())
                     .collect(),
                 Precision::Q8 => {
-                    let grid = f32s(r.take(8)?);
-                    let (lo, step) = (grid[0], grid[1]);
+                    let (lo, step) = (f32::from_bits(r.u32()?), f32::from_bits(r.u32()?));
                     if step.is_nan() || step < 0.0 {
                         return Err(invalid(format!("a tensor with a step of {step}")));
                     }
