@@ -10,6 +10,7 @@
 //! nothing in a link can break a panel), and is what the native tests and the `url_state`
 //! fuzz target exercise.
 
+use crate::form::{Bounds, L2_RADIUS, SEED};
 use crate::ml::attack::AttackConfig;
 use crate::ml::autoencoder::{AutoencoderConfig, AutoencoderKind};
 use crate::ml::mnist::Source;
@@ -179,10 +180,8 @@ pub enum Group {
 pub enum Rule {
     /// One of these ids.
     Choice(Vec<&'static str>),
-    /// A whole number from `min` to `max`.
-    Whole { min: u64, max: u64 },
-    /// A finite number from `min` (excluded when `above`) to `max`.
-    Number { min: f64, max: f64, above: bool },
+    /// A number in these bounds, the same its panel reads it against.
+    Number(Bounds),
 }
 
 impl Rule {
@@ -193,26 +192,7 @@ impl Rule {
                 .contains(&text)
                 .then_some(())
                 .ok_or_else(|| format!("must be one of {}", ids.join(", "))),
-            &Rule::Whole { min, max } => text
-                .parse::<u64>()
-                .ok()
-                .filter(|v| (min..=max).contains(v))
-                .map(|_| ())
-                .ok_or_else(|| format!("must be a whole number from {min} to {max}")),
-            &Rule::Number { min, max, above } => {
-                // The panels read these as f32: check what they will see.
-                let ok = text.parse::<f32>().ok().is_some_and(|v| {
-                    let v = f64::from(v);
-                    v.is_finite() && (if above { v > min } else { v >= min }) && v <= max
-                });
-                ok.then_some(()).ok_or_else(|| {
-                    if above {
-                        format!("must be a number above {min} and at most {max}")
-                    } else {
-                        format!("must be a number from {min} to {max}")
-                    }
-                })
-            }
+            Rule::Number(bounds) => bounds.check_link(text),
         }
     }
 }
@@ -252,7 +232,20 @@ pub const LINF_EPS: &str = "0.1";
 
 /// Largest image index a link may name (the full MNIST test set has 10,000 images); the
 /// page checks it against the loaded test set.
-pub const MAX_DIGIT: u64 = 9_999;
+pub const MAX_DIGIT: usize = 9_999;
+
+/// The weight-averaging decays the train panel and a link take: from 0 (off) up to, not
+/// including, 1.
+pub const EMA_DECAY: Bounds = Bounds::Below(TrainConfig::EMA_DECAY.0, TrainConfig::EMA_DECAY.1);
+
+/// Cells per axis of the slice (the CNN takes about 2 s for 128 × 128 on the CPU).
+pub const SLICE_CELLS: Bounds = Bounds::Whole(2, 128);
+
+/// Epochs of the toy model (the history keeps every one).
+pub const TOY_EPOCHS: Bounds = Bounds::Whole(1, 2000);
+
+/// Where the toy's 3-D cross-section may be taken (the worlds lie in [0, 1]³, with a margin).
+pub const TOY_SECTION_Y: Bounds = Bounds::Closed(-1.0, 2.0);
 
 fn ids<T: Copy>(all: &[T], id: fn(T) -> &'static str) -> Vec<&'static str> {
     all.iter().map(|&x| id(x)).collect()
@@ -266,25 +259,10 @@ pub fn fields() -> Vec<Field> {
     let attack = AttackConfig::default();
     let world = ToyConfig::default();
     let toy = ToyModelConfig::default();
-    let whole = |(min, max): (usize, usize)| Rule::Whole {
-        min: min as u64,
-        max: max as u64,
-    };
-    let number = |min: f64, max: f64| Rule::Number {
-        min,
-        max,
-        above: false,
-    };
-    let positive = |max: f64| Rule::Number {
-        min: 0.0,
-        max,
-        above: true,
-    };
+    let number = |bounds: Bounds| Rule::Number(bounds);
+    let whole = |range: (usize, usize)| Rule::Number(range.into());
     let choice = |ids: &[&'static str]| Rule::Choice(ids.to_vec());
-    let seed = Rule::Whole {
-        min: 0,
-        max: u64::from(u32::MAX),
-    };
+    let seed = whole(SEED);
     vec![
         Field::new(
             "dataset",
@@ -309,7 +287,7 @@ pub fn fields() -> Vec<Field> {
         Field::new(
             "lr",
             G::Train,
-            number(TrainConfig::LEARNING_RATE.0, TrainConfig::LEARNING_RATE.1),
+            number(TrainConfig::LEARNING_RATE.into()),
             train.learning_rate,
         ),
         Field::new("seed", G::Train, seed.clone(), train.seed),
@@ -325,8 +303,7 @@ pub fn fields() -> Vec<Field> {
             whole(TrainConfig::MAX_SHIFT),
             train.max_shift,
         ),
-        // The decay must stay below 1; the field's own maximum is 0.9999.
-        Field::new("ema", G::Train, number(0.0, 0.9999), train.ema_decay),
+        Field::new("ema", G::Train, number(EMA_DECAY), train.ema_decay),
         Field::new(
             "ae",
             G::Autoencoder,
@@ -345,18 +322,10 @@ pub fn fields() -> Vec<Field> {
             whole(AutoencoderConfig::EPOCHS),
             ae.epochs,
         ),
-        Field::new(
-            "digit",
-            G::Attack,
-            Rule::Whole {
-                min: 0,
-                max: MAX_DIGIT,
-            },
-            "",
-        ),
+        Field::new("digit", G::Attack, whole((0, MAX_DIGIT)), ""),
         Field::new("norm", G::Attack, choice(&["l2", "linf"]), "l2"),
-        Field::new("eps", G::Attack, positive(28.0), attack.eps),
-        Field::new("step", G::Attack, positive(28.0), attack.step_size),
+        Field::new("eps", G::Attack, number(L2_RADIUS), attack.eps),
+        Field::new("step", G::Attack, number(L2_RADIUS), attack.step_size),
         Field::new("steps", G::Attack, whole(AttackConfig::STEPS), 200),
         Field::new(
             "target",
@@ -365,24 +334,29 @@ pub fn fields() -> Vec<Field> {
             "",
         ),
         Field::new("random_start", G::Attack, choice(&["0", "1"]), "0"),
-        Field::new("search", G::Attack, positive(28.0), 6),
+        Field::new("search", G::Attack, number(L2_RADIUS), 6),
         Field::new(
             "plane",
             G::Slice,
             choice(&["on-off", "d-random", "on-random"]),
             "on-off",
         ),
-        Field::new("range_h", G::Slice, positive(28.0), 5),
-        Field::new("range_v", G::Slice, positive(28.0), 5),
-        Field::new("cells", G::Slice, whole((2, 128)), 64),
+        Field::new("range_h", G::Slice, number(L2_RADIUS), 5),
+        Field::new("range_v", G::Slice, number(L2_RADIUS), 5),
+        Field::new("cells", G::Slice, number(SLICE_CELLS), 64),
         Field::new(
             "world",
             G::Toy,
             Rule::Choice(ids(&ToyPreset::ALL, ToyPreset::id)),
             world.preset.id(),
         ),
-        Field::new("points", G::Toy, whole((2, 400)), world.count),
-        Field::new("noise", G::Toy, number(0.0, 0.5), world.noise),
+        Field::new("points", G::Toy, whole(ToyConfig::COUNT), world.count),
+        Field::new(
+            "noise",
+            G::Toy,
+            number(ToyConfig::NOISE.into()),
+            world.noise,
+        ),
         Field::new(
             "labels",
             G::Toy,
@@ -390,12 +364,22 @@ pub fn fields() -> Vec<Field> {
             "checkerboard",
         ),
         Field::new("toy_seed", G::Toy, seed, world.seed),
-        Field::new("width", G::Toy, whole((1, 1024)), toy.width),
-        Field::new("depth", G::Toy, whole((0, 8)), toy.depth),
+        Field::new("width", G::Toy, whole(ToyModelConfig::WIDTH), toy.width),
+        Field::new("depth", G::Toy, whole(ToyModelConfig::DEPTH), toy.depth),
         Field::new("activation", G::Toy, choice(&["relu", "tanh"]), "relu"),
-        Field::new("toy_lr", G::Toy, number(1e-6, 1.0), toy.learning_rate),
-        Field::new("scale", G::Toy, number(0.01, 100.0), toy.input_scale),
-        Field::new("toy_epochs", G::Toy, whole((1, 2000)), 100),
+        Field::new(
+            "toy_lr",
+            G::Toy,
+            number(ToyModelConfig::LEARNING_RATE.into()),
+            toy.learning_rate,
+        ),
+        Field::new(
+            "scale",
+            G::Toy,
+            number(ToyModelConfig::INPUT_SCALE.into()),
+            toy.input_scale,
+        ),
+        Field::new("toy_epochs", G::Toy, number(TOY_EPOCHS), 100),
         Field::new(
             "panel",
             G::Page,

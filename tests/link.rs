@@ -2,6 +2,7 @@
 //! through its canonical query, and every malformed query gives notices, keeps the defaults
 //! and never panics.
 
+use dimple::form::{Bounds, real, whole};
 use dimple::link::{
     Field, LINF_EPS, Preset, Rule, Settings, decode_component, decode_query, encode_component,
     fields, parse,
@@ -114,12 +115,13 @@ fn valid_value(rng: &mut Rng, field: &Field) -> String {
     loop {
         let candidate = match &field.rule {
             Rule::Choice(ids) => ids[rng.below(ids.len())].to_string(),
-            &Rule::Whole { min, max } => match rng.below(4) {
+            Rule::Number(Bounds::Whole(min, max)) => match rng.below(4) {
                 0 => min.to_string(),
                 1 => max.to_string(),
-                _ => (min + rng.next_u64() % (max - min + 1)).to_string(),
+                _ => (min + rng.below(max - min + 1)).to_string(),
             },
-            &Rule::Number { min, max, .. } => {
+            Rule::Number(bounds) => {
+                let (min, max) = (bounds.lo(), bounds.hi());
                 let v = match rng.below(4) {
                     0 => max,
                     _ => min + (max - min) * f64::from(rng.unit_f32()),
@@ -174,6 +176,75 @@ fn valid_settings_come_back_from_their_link_without_notices() {
         }
         // The canonical query is a fixed point.
         assert_eq!(parse(&query).settings.query(true).0, query);
+    }
+}
+
+/// The texts a number setting's reader and link meet at its edges: the ends, just inside and
+/// just outside them, in several spellings, and a few that are not whole or not numbers.
+fn edge_texts(bounds: Bounds) -> Vec<String> {
+    let (lo, hi) = (bounds.lo(), bounds.hi());
+    let step = ((hi - lo) * 1e-3).max(1e-9);
+    let mut texts = Vec::new();
+    for v in [
+        lo,
+        hi,
+        lo - step,
+        lo + step,
+        hi - step,
+        hi + step,
+        lo - 1.0,
+        hi + 1.0,
+    ] {
+        texts.extend([format!("{v}"), format!("{v:e}"), format!("{v:.1}")]);
+    }
+    texts.extend(["2.5", "-0", "1e39", "inf", "NaN", "", "x"].map(String::from));
+    texts
+}
+
+#[test]
+fn every_number_a_link_accepts_its_panel_reads_and_every_default_is_in_bounds() {
+    for field in fields() {
+        let Rule::Number(bounds) = field.rule else {
+            continue;
+        };
+        let key = field.key;
+        for text in edge_texts(bounds) {
+            if field.rule.check(&text).is_err() {
+                continue;
+            }
+            match bounds {
+                Bounds::Whole(..) => {
+                    assert_eq!(
+                        whole(key, &text, bounds),
+                        Ok(text.parse::<usize>().unwrap()),
+                        "{key}={text}"
+                    )
+                }
+                _ => {
+                    assert!(real::<f32>(key, &text, bounds).is_ok(), "{key}={text}");
+                    assert!(real::<f64>(key, &text, bounds).is_ok(), "{key}={text}");
+                }
+            }
+        }
+        // The link takes its default without a check; the panel reads it with one.
+        if !field.default.is_empty() {
+            assert_eq!(field.rule.check(&field.default), Ok(()), "{key}");
+            assert!(
+                real::<f32>(key, &field.default, bounds).is_ok(),
+                "{key}: {}",
+                field.default
+            );
+        }
+        // What the reader refuses, the link refuses.
+        for text in ["-1", "2.5", "1e39", "NaN", "x"] {
+            let refused = match bounds {
+                Bounds::Whole(..) => whole(key, text, bounds).is_err(),
+                _ => real::<f32>(key, text, bounds).is_err(),
+            };
+            if refused {
+                assert!(field.rule.check(text).is_err(), "{key}={text}");
+            }
+        }
     }
 }
 

@@ -130,6 +130,13 @@ impl Default for ToyConfig {
     }
 }
 
+impl ToyConfig {
+    /// Points the page and a link may ask for.
+    pub const COUNT: (usize, usize) = (2, 400);
+    /// Noise the page and a link may ask for.
+    pub const NOISE: (f64, f64) = (0.0, 0.5);
+}
+
 /// Labelled points with the manifold's unit normal at each (row-major, `dim` values a point).
 #[derive(Clone, Debug, PartialEq)]
 pub struct ToyWorld {
@@ -307,6 +314,17 @@ impl Default for ToyModelConfig {
             input_scale: 1.0,
         }
     }
+}
+
+impl ToyModelConfig {
+    /// Hidden-layer widths the page and a link may ask for.
+    pub const WIDTH: (usize, usize) = (1, 1024);
+    /// Hidden-layer counts the page and a link may ask for.
+    pub const DEPTH: (usize, usize) = (0, 8);
+    /// Learning rates the page and a link may ask for.
+    pub const LEARNING_RATE: (f64, f64) = (1e-6, 1.0);
+    /// First-layer scales the page and a link may ask for.
+    pub const INPUT_SCALE: (f64, f64) = (0.01, 100.0);
 }
 
 /// A small MLP: `[batch, dim]` points to two logits.

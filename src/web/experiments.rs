@@ -376,8 +376,8 @@ pub fn ExperimentsPanel(
                     .zip(fields)
                     .map(|(spec, value)| {
                         view! {
-                            <NumberField label=spec.label testid=spec.testid value=*value min=spec.min max=spec.max
-                                step=spec.step disabled=busy/>
+                            <NumberField label=spec.label testid=spec.testid value=*value bounds=spec.bounds
+                                step=spec.step() disabled=busy/>
                         }
                     })
                     .collect_view();

@@ -1,19 +1,21 @@
 //! Form controls and progress bars the panels share: a number field, a choice among an
 //! enum's values, and an accessible progress bar.
 
+use crate::form::Bounds;
 use leptos::prelude::*;
 
-/// A labelled number input bound to a text signal (parsed and validated on use).
+/// A labelled number input bound to a text signal, read on use against `bounds`, which the
+/// input states as its `min` and `max`.
 #[component]
 pub fn NumberField(
     label: &'static str,
     testid: &'static str,
     value: RwSignal<String>,
-    min: &'static str,
-    max: &'static str,
+    #[prop(into)] bounds: Bounds,
     step: &'static str,
     disabled: Signal<bool>,
 ) -> impl IntoView {
+    let (min, max) = bounds.attributes();
     view! {
         <label>{label}
             <input type="number" inputmode="decimal" data-testid=testid aria-label=label min=min max=max step=step

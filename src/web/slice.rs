@@ -14,7 +14,8 @@ use super::plot::{
     line_chart,
 };
 use super::url::SliceSettings;
-use crate::form;
+use crate::form::{self, L2_RADIUS, real};
+use crate::link::SLICE_CELLS;
 use crate::ml::experiments::report::{Cell, Table};
 use crate::ml::manifold::random_subspace;
 use crate::ml::rng::Rng;
@@ -32,12 +33,6 @@ const RANDOM_SEED: u64 = 1;
 
 /// Samples along each axis for the margin profiles.
 const PROFILE_SAMPLES: usize = 161;
-
-/// The largest L2 distance inside the pixel box [0, 1]^784, a bound on sensible ranges.
-const MAX_RANGE: f32 = 28.0;
-
-/// Cells per axis at most (the CNN takes about 2 s for 128 × 128 on the CPU).
-const MAX_RESOLUTION: usize = 128;
 
 /// What the slice needs from a finished attack: the image, the attack's perturbation d and its
 /// parts along the manifold (Proj_M(d)) and across it (d − Proj_M(d)). The attack panel sets
@@ -116,23 +111,13 @@ struct Settings {
 
 impl Settings {
     fn read(&self) -> Result<(Axes, SliceSpec), String> {
-        let extent = |name: &str, text: String| -> Result<f32, String> {
-            let v: f32 = form::number(name, &text)?;
-            if v > 0.0 && v <= MAX_RANGE {
-                Ok(v)
-            } else {
-                Err(format!(
-                    "{name} must be above 0 and at most {MAX_RANGE}, not {}",
-                    text.trim()
-                ))
-            }
-        };
+        let extent = |name: &str, text: String| real::<f32>(name, &text, L2_RADIUS);
         let e1 = extent("the horizontal range", self.extent1.get_untracked())?;
         let e2 = extent("the vertical range", self.extent2.get_untracked())?;
         let resolution = form::whole(
             "the resolution",
             &self.resolution.get_untracked(),
-            (2, MAX_RESOLUTION),
+            SLICE_CELLS,
         )?;
         Ok((
             Axes::from_id(&self.axes.get_untracked()),
@@ -298,11 +283,11 @@ pub fn SlicePanel(
             <div class="controls slice-controls">
                 <ChoiceField label="Plane (horizontal × vertical)" testid="slice-axes" value=settings.axes options
                     disabled=Signal::derive(busy)/>
-                <NumberField label="Horizontal range ± (L2)" testid="slice-range-1" value=settings.extent1 min="0" max="28" step="any"
+                <NumberField label="Horizontal range ± (L2)" testid="slice-range-1" value=settings.extent1 bounds=L2_RADIUS step="any"
                     disabled=Signal::derive(busy)/>
-                <NumberField label="Vertical range ± (L2)" testid="slice-range-2" value=settings.extent2 min="0" max="28" step="any"
+                <NumberField label="Vertical range ± (L2)" testid="slice-range-2" value=settings.extent2 bounds=L2_RADIUS step="any"
                     disabled=Signal::derive(busy)/>
-                <NumberField label="Cells per axis" testid="slice-resolution" value=settings.resolution min="2" max="128" step="1"
+                <NumberField label="Cells per axis" testid="slice-resolution" value=settings.resolution bounds=SLICE_CELLS step="1"
                     disabled=Signal::derive(busy)/>
                 <div class="buttons">
                     <button data-testid="slice-redraw" on:click=move |_| start()

@@ -11,7 +11,8 @@ use super::lab::{LabStore, LoadState, Notices, notify};
 use super::plot::{ChartFrame, PALETTE, Series, line_chart};
 use super::train::RunState;
 use super::url::ToySettings;
-use crate::form::{SEED, SEED_MAX, between, whole};
+use crate::form::{SEED, real, whole};
+use crate::link::{TOY_EPOCHS, TOY_SECTION_Y};
 use crate::ml::experiments::report::{Cell, Table};
 use crate::ml::read_f32;
 use crate::ml::toy::{
@@ -34,8 +35,6 @@ const GRID: usize = 81;
 const VOLUME: usize = 26;
 /// Margin round the data in the views, in world units.
 const PAD: f32 = 0.25;
-/// Epochs at most (the history keeps every one).
-const MAX_EPOCHS: usize = 2000;
 /// The most hidden-to-hidden weights, (depth − 1) × width², of a toy network. Each epoch
 /// evaluates it over the whole view (81² points, 26³ in 3-D), in paced chunks so the page keeps
 /// answering: at this size an epoch takes about a second in 3-D on a slow 2-core CPU, and
@@ -98,8 +97,8 @@ impl Settings {
     fn world(&self) -> Result<ToyConfig, String> {
         Ok(ToyConfig {
             preset: preset_of(&self.preset.get_untracked()),
-            count: whole("points", &self.count.get_untracked(), (2, 400))?,
-            noise: between("noise", &self.noise.get_untracked(), (0.0, 0.5))?,
+            count: whole("points", &self.count.get_untracked(), ToyConfig::COUNT)?,
+            noise: real("noise", &self.noise.get_untracked(), ToyConfig::NOISE)?,
             labels: if self.labels.get_untracked() == "stripes" {
                 SurfaceLabels::Stripes
             } else {
@@ -111,8 +110,8 @@ impl Settings {
 
     fn model(&self) -> Result<(ToyModelConfig, usize), String> {
         let seed = self.seed()?;
-        let width = whole("width", &self.width.get_untracked(), (1, 1024))?;
-        let depth = whole("depth", &self.depth.get_untracked(), (0, 8))?;
+        let width = whole("width", &self.width.get_untracked(), ToyModelConfig::WIDTH)?;
+        let depth = whole("depth", &self.depth.get_untracked(), ToyModelConfig::DEPTH)?;
         if depth.saturating_sub(1) * width * width > MAX_HIDDEN_WEIGHTS {
             return Err(format!(
                 "width {width} at depth {depth} is too large for the page: (depth − 1) × width² \
@@ -129,20 +128,20 @@ impl Settings {
                 } else {
                     Activation::Relu
                 },
-                learning_rate: between(
+                learning_rate: real(
                     "learning rate",
                     &self.learning_rate.get_untracked(),
-                    (1e-6, 1.0),
+                    ToyModelConfig::LEARNING_RATE,
                 )?,
                 batch_size: 0,
                 seed,
-                input_scale: between(
+                input_scale: real(
                     "initial scale",
                     &self.input_scale.get_untracked(),
-                    (0.01, 100.0),
+                    ToyModelConfig::INPUT_SCALE,
                 )?,
             },
-            whole("epochs", &self.epochs.get_untracked(), (1, MAX_EPOCHS))?,
+            whole("epochs", &self.epochs.get_untracked(), TOY_EPOCHS)?,
         ))
     }
 }
@@ -432,7 +431,7 @@ pub fn ToyPanel(
     Effect::new(move || {
         toy.version.track();
         let shown = toy.shown.get();
-        let Ok(y) = section_y.get().trim().parse::<f32>() else {
+        let Ok(y) = real::<f32>("y", &section_y.get(), TOY_SECTION_Y) else {
             return;
         };
         let Some(device) = lab.with_value(|l| l.as_ref().map(|l| l.device.clone())) else {
@@ -603,22 +602,22 @@ pub fn ToyPanel(
                 <ChoiceField label="World" testid="toy-world" value=settings.preset disabled=busy
                     options=vec![("paper", "The paper's 5 points"), ("line", "Points on a line"), ("sine", "Points on a sine"),
                         ("circle", "Points on a circle"), ("plane", "3-D: a plane"), ("sheet", "3-D: a curved sheet")]/>
-                <NumberField label="Points" testid="toy-count" value=settings.count min="2" max="400" step="1" disabled=fixed_count/>
-                <NumberField label="Noise" testid="toy-noise" value=settings.noise min="0" max="0.5" step="0.01" disabled=busy/>
+                <NumberField label="Points" testid="toy-count" value=settings.count bounds=ToyConfig::COUNT step="1" disabled=fixed_count/>
+                <NumberField label="Noise" testid="toy-noise" value=settings.noise bounds=ToyConfig::NOISE step="0.01" disabled=busy/>
                 <Show when=move || three_d.get()>
                     <ChoiceField label="Labels" testid="toy-labels" value=settings.labels disabled=busy
                         options=vec![("checkerboard", "Checkerboard"), ("stripes", "Stripes")]/>
                 </Show>
-                <NumberField label="Seed" testid="toy-seed" value=settings.seed min="0" max=SEED_MAX step="1" disabled=busy/>
+                <NumberField label="Seed" testid="toy-seed" value=settings.seed bounds=SEED step="1" disabled=busy/>
             </div>
             <div class="controls">
-                <NumberField label="Width" testid="toy-width" value=settings.width min="1" max="1024" step="1" disabled=busy/>
-                <NumberField label="Depth" testid="toy-depth" value=settings.depth min="0" max="8" step="1" disabled=busy/>
+                <NumberField label="Width" testid="toy-width" value=settings.width bounds=ToyModelConfig::WIDTH step="1" disabled=busy/>
+                <NumberField label="Depth" testid="toy-depth" value=settings.depth bounds=ToyModelConfig::DEPTH step="1" disabled=busy/>
                 <ChoiceField label="Activation" testid="toy-activation" value=settings.activation disabled=busy
                     options=vec![("relu", "ReLU"), ("tanh", "tanh")]/>
-                <NumberField label="Learning rate (Adam)" testid="toy-lr" value=settings.learning_rate min="0.000001" max="1" step="any" disabled=busy/>
-                <NumberField label="Initial scale, first layer" testid="toy-input-scale" value=settings.input_scale min="0.01" max="100" step="any" disabled=busy/>
-                <NumberField label="Epochs" testid="toy-epochs" value=settings.epochs min="1" max="2000" step="1" disabled=busy/>
+                <NumberField label="Learning rate (Adam)" testid="toy-lr" value=settings.learning_rate bounds=ToyModelConfig::LEARNING_RATE step="any" disabled=busy/>
+                <NumberField label="Initial scale, first layer" testid="toy-input-scale" value=settings.input_scale bounds=ToyModelConfig::INPUT_SCALE step="any" disabled=busy/>
+                <NumberField label="Epochs" testid="toy-epochs" value=settings.epochs bounds=TOY_EPOCHS step="1" disabled=busy/>
             </div>
             <div class="buttons">
                 <button class="primary" data-testid="toy-train-start" on:click=start disabled=move || !ready() || busy.get()>"Train"</button>
@@ -658,7 +657,7 @@ pub fn ToyPanel(
                         <canvas node_ref=section_canvas class="toy-plot" data-testid="toy-section-plot" role="img"
                             aria-label="Cross-section of the boundary on a vertical plane"></canvas>
                         <figcaption>
-                            <NumberField label="Cross-section at y =" testid="toy-section-y" value=section_y min="-1" max="2" step="0.05" disabled=Signal::derive(|| false)/>
+                            <NumberField label="Cross-section at y =" testid="toy-section-y" value=section_y bounds=TOY_SECTION_Y step="0.05" disabled=Signal::derive(|| false)/>
                             "The vertical plane at this y: the boundary across the sheet (dashed) and the points near the plane."
                         </figcaption>
                     </figure>

@@ -9,7 +9,8 @@ use super::lab::{LabStore, LoadState, Notices, Running, keep_per_dataset, notify
 use super::plot::{ChartFrame, PALETTE, Series, line_chart};
 use super::pretrained::{self, Role, StartingSignal};
 use super::url::TrainSettings;
-use crate::form::{SEED, SEED_MAX, number, whole};
+use crate::form::{SEED, real, whole};
+use crate::link::EMA_DECAY;
 use crate::ml::batch::DeviceSplit;
 use crate::ml::experiments::report::Table;
 use crate::ml::model::{Classifier, ClassifierKind};
@@ -156,11 +157,15 @@ pub fn TrainPanel(
                 &batch.get_untracked(),
                 TrainConfig::BATCH_SIZE,
             )?,
-            learning_rate: number("learning rate", &rate.get_untracked())?,
+            learning_rate: real(
+                "learning rate",
+                &rate.get_untracked(),
+                TrainConfig::LEARNING_RATE,
+            )?,
             seed: whole("seed", &seed.get_untracked(), SEED)? as u64,
             schedule: schedule.get_untracked().parse()?,
             max_shift: whole("max shift", &shift.get_untracked(), TrainConfig::MAX_SHIFT)?,
-            ema_decay: number("weight averaging", &ema.get_untracked())?,
+            ema_decay: real("weight averaging", &ema.get_untracked(), EMA_DECAY)?,
         };
         config.validate()?;
         Ok(config)
@@ -317,14 +322,14 @@ pub fn TrainPanel(
             <div class="controls">
                 <ChoiceField label="Model" testid="model-select" value=model disabled=Signal::derive(active)
                     options=ClassifierKind::ALL.into_iter().map(|k| (k.id(), k.label())).collect()/>
-                <NumberField label="Epochs" testid="epochs" value=epochs min="1" max="200" step="1" disabled=Signal::derive(active)/>
-                <NumberField label="Batch size" testid="batch-size" value=batch min="1" max="4096" step="1" disabled=Signal::derive(active)/>
-                <NumberField label="Learning rate" testid="learning-rate" value=rate min="0.000001" max="1" step="any" disabled=Signal::derive(active)/>
-                <NumberField label="Seed" testid="seed" value=seed min="0" max=SEED_MAX step="1" disabled=Signal::derive(active)/>
+                <NumberField label="Epochs" testid="epochs" value=epochs bounds=TrainConfig::EPOCHS step="1" disabled=Signal::derive(active)/>
+                <NumberField label="Batch size" testid="batch-size" value=batch bounds=TrainConfig::BATCH_SIZE step="1" disabled=Signal::derive(active)/>
+                <NumberField label="Learning rate" testid="learning-rate" value=rate bounds=TrainConfig::LEARNING_RATE step="any" disabled=Signal::derive(active)/>
+                <NumberField label="Seed" testid="seed" value=seed bounds=SEED step="1" disabled=Signal::derive(active)/>
                 <ChoiceField label="Learning-rate schedule" testid="lr-schedule" value=schedule disabled=Signal::derive(active)
                     options=LrSchedule::ALL.into_iter().map(|k| (k.id(), k.id())).collect()/>
-                <NumberField label="Random shift (px)" testid="augment-shift" value=shift min="0" max="4" step="1" disabled=Signal::derive(active)/>
-                <NumberField label="Weight averaging" testid="ema-decay" value=ema min="0" max="0.9999" step="any" disabled=Signal::derive(active)/>
+                <NumberField label="Random shift (px)" testid="augment-shift" value=shift bounds=TrainConfig::MAX_SHIFT step="1" disabled=Signal::derive(active)/>
+                <NumberField label="Weight averaging" testid="ema-decay" value=ema bounds=EMA_DECAY step="any" disabled=Signal::derive(active)/>
                 <div class="buttons">
                     <button class="primary" data-testid="train-start" on:click=start disabled=move || !ready() || active()>"Train"</button>
                     <button data-testid="train-pause" on:click=toggle_pause disabled=move || !active()>

@@ -3,7 +3,7 @@
 //! it is built from them. The science is `ml::experiments`; this file only fills in its
 //! configurations.
 
-use crate::form;
+use crate::form::{self, Bounds};
 use crate::ml::attack::AttackConfig;
 use crate::ml::autoencoder::Autoencoder;
 use crate::ml::batch::DeviceSplit;
@@ -45,34 +45,39 @@ pub struct FieldSpec {
     pub label: &'static str,
     pub testid: &'static str,
     pub default: &'static str,
-    pub min: &'static str,
-    pub max: &'static str,
-    /// "1" for whole numbers, "any" otherwise.
-    pub step: &'static str,
+    pub bounds: Bounds,
+}
+
+impl FieldSpec {
+    /// The input's `step`: "1" for whole numbers, "any" otherwise.
+    pub fn step(&self) -> &'static str {
+        match self.bounds {
+            Bounds::Whole(..) => "1",
+            _ => "any",
+        }
+    }
 }
 
 const fn field(
     label: &'static str,
     testid: &'static str,
     default: &'static str,
-    (min, max, step): (&'static str, &'static str, &'static str),
+    bounds: Bounds,
 ) -> FieldSpec {
     FieldSpec {
         label,
         testid,
         default,
-        min,
-        max,
-        step,
+        bounds,
     }
 }
 
-/// Allowed ranges and steps of the settings: (min, max, step).
-const IMAGES: (&str, &str, &str) = ("1", "2000", "1");
-const PROBES: (&str, &str, &str) = ("1", "200", "1");
-const RADIUS: (&str, &str, &str) = ("0.1", "28", "any");
-const STEPS: (&str, &str, &str) = ("1", "5000", "1");
-const EPOCHS: (&str, &str, &str) = ("1", "20", "1");
+/// Allowed ranges of the settings.
+const IMAGES: Bounds = Bounds::Whole(1, 2000);
+const PROBES: Bounds = Bounds::Whole(1, 200);
+const RADIUS: Bounds = Bounds::Closed(0.1, 28.0);
+const STEPS: Bounds = Bounds::Whole(1, 5000);
+const EPOCHS: Bounds = Bounds::Whole(1, 20);
 
 const NORMS_FIELDS: [FieldSpec; 3] = [
     field("Test images N", "exp-norms-images", "20", IMAGES),
@@ -90,7 +95,7 @@ const ADVTRAIN_FIELDS: [FieldSpec; 4] = [
         "Training radius (L2)",
         "exp-advtrain-radius",
         "1.5",
-        ("0.1", "10", "any"),
+        Bounds::Closed(0.1, 10.0),
     ),
     field(
         "Robust-accuracy images",
@@ -105,7 +110,7 @@ const MISLABELED_FIELDS: [FieldSpec; 2] = [
         "Training images",
         "exp-mislabeled-images",
         "3000",
-        ("10", "60000", "1"),
+        Bounds::Whole(10, 60000),
     ),
     field("Epochs", "exp-mislabeled-epochs", "3", EPOCHS),
 ];
@@ -331,17 +336,7 @@ impl Which {
 
 /// `text` as the number `spec` asks for, in its bounds.
 fn number(spec: &FieldSpec, text: &str) -> Result<f64, String> {
-    fn bounds<T: std::str::FromStr>(spec: &FieldSpec) -> Result<(T, T), String> {
-        match (spec.min.parse(), spec.max.parse()) {
-            (Ok(lo), Ok(hi)) => Ok((lo, hi)),
-            _ => Err(format!("{} has no bounds to check it by", spec.label)),
-        }
-    }
-    if spec.step == "1" {
-        Ok(form::whole(spec.label, text, bounds(spec)?)? as f64)
-    } else {
-        form::between(spec.label, text, bounds(spec)?)
-    }
+    form::real(spec.label, text, spec.bounds)
 }
 
 /// An experiment's settings, read and checked.
