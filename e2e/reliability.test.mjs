@@ -109,7 +109,7 @@ test('settings at and past their bounds: refused with a notice or cancellable; n
     // Each field states as its min and max the bounds its reader checks.
     for (const [id, min, max] of [
       ['epochs', '1', '200'], ['learning-rate', '0.000001', '1'], ['seed', '0', '4294967295'],
-      ['ema-decay', '0', '1'], ['attack-eps', '0', '28'], ['attack-steps', '1', '1000'],
+      ['ema-decay', '0', '0.9999'], ['attack-eps', '0', '28'], ['attack-steps', '1', '1000'],
       ['toy-lr', '0.000001', '1'], ['toy-epochs', '1', '2000'], ['toy-noise', '0', '0.5'],
     ]) {
       assert.deepEqual([await attr(page, id, 'min'), await attr(page, id, 'max')], [min, max], id);
@@ -132,7 +132,7 @@ test('settings at and past their bounds: refused with a notice or cancellable; n
       ['learning-rate', '1e300', 'learning rate must be between 0.000001 and 1, not 1e300.'],
       ['learning-rate', '', 'learning rate must be a number'],
       ['augment-shift', '5', 'max shift must be between 0 and 4'],
-      ['ema-decay', '1', 'weight averaging must be at least 0 and below 1, not 1.'],
+      ['ema-decay', '1', 'weight averaging must be between 0 and 0.9999, not 1.'],
       ['seed', '-1', 'seed must be a whole number'],
       ['seed', '5000000000', 'seed must be between 0 and 4294967295, not 5000000000.'],
     ]) {

@@ -22,8 +22,6 @@ pub enum Bounds {
     Closed(f64, f64),
     /// A number above the first and at most the second.
     Above(f64, f64),
-    /// A number from the first up to, not including, the second.
-    Below(f64, f64),
 }
 
 impl From<(usize, usize)> for Bounds {
@@ -44,15 +42,15 @@ impl Bounds {
         match self {
             // Every usize bound is exact in f64 up to 2^53, far beyond any setting's range.
             Self::Whole(lo, _) => lo as f64,
-            Self::Closed(lo, _) | Self::Above(lo, _) | Self::Below(lo, _) => lo,
+            Self::Closed(lo, _) | Self::Above(lo, _) => lo,
         }
     }
 
-    /// The greatest end (excluded for [`Bounds::Below`]).
+    /// The greatest end.
     pub fn hi(self) -> f64 {
         match self {
             Self::Whole(_, hi) => hi as f64,
-            Self::Closed(_, hi) | Self::Above(_, hi) | Self::Below(_, hi) => hi,
+            Self::Closed(_, hi) | Self::Above(_, hi) => hi,
         }
     }
 
@@ -69,7 +67,6 @@ impl Bounds {
         match self {
             Self::Whole(..) | Self::Closed(..) => v >= lo && v <= hi,
             Self::Above(..) => v > lo && v <= hi,
-            Self::Below(..) => v >= lo && v < hi,
         }
     }
 
@@ -79,7 +76,6 @@ impl Bounds {
         match self {
             Self::Whole(..) | Self::Closed(..) => format!("between {lo} and {hi}"),
             Self::Above(..) => format!("above {lo} and at most {hi}"),
-            Self::Below(..) => format!("at least {lo} and below {hi}"),
         }
     }
 
@@ -267,13 +263,6 @@ mod tests {
                 Err(format!("eps must be above 0 and at most 28, not {text}"))
             );
         }
-        let decay = Bounds::Below(0.0, 1.0);
-        assert_eq!(real::<f64>("decay", "0", decay), Ok(0.0));
-        assert_eq!(real::<f64>("decay", "0.9999", decay), Ok(0.9999));
-        assert_eq!(
-            real::<f64>("decay", "1", decay),
-            Err("decay must be at least 0 and below 1, not 1".to_string())
-        );
         // Whole bounds read as a real number still ask for a whole one.
         assert_eq!(real::<f64>("epochs", "3", (1, 200)), Ok(3.0));
         assert_eq!(

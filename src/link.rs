@@ -234,9 +234,10 @@ pub const LINF_EPS: &str = "0.1";
 /// page checks it against the loaded test set.
 pub const MAX_DIGIT: usize = 9_999;
 
-/// The weight-averaging decays the train panel and a link take: from 0 (off) up to, not
-/// including, 1.
-pub const EMA_DECAY: Bounds = Bounds::Below(TrainConfig::EMA_DECAY.0, TrainConfig::EMA_DECAY.1);
+/// The weight-averaging decays the train panel and a link take: from 0 (off) to 0.9999.
+/// Training takes any decay below 1 (`TrainConfig::EMA_DECAY`); the page stops where its
+/// field's spinner can still step to a valid value.
+pub const EMA_DECAY: Bounds = Bounds::Closed(TrainConfig::EMA_DECAY.0, 0.9999);
 
 /// Cells per axis of the slice (the CNN takes about 2 s for 128 × 128 on the CPU).
 pub const SLICE_CELLS: Bounds = Bounds::Whole(2, 128);
@@ -488,6 +489,26 @@ impl Settings {
                 source.label()
             ));
             self.set("images", "bundle");
+        }
+        let (width, depth) = (self.get("width"), self.get("depth"));
+        if let (Ok(w), Ok(d)) = (width.parse::<usize>(), depth.parse::<usize>())
+            && ToyModelConfig::hidden_weights(w, d) > ToyModelConfig::MAX_HIDDEN_WEIGHTS
+        {
+            let table = fields();
+            let baseline = |key: &str| {
+                table
+                    .iter()
+                    .find(|f| f.key == key)
+                    .map_or_else(String::new, |f| self.baseline(f))
+            };
+            let (w0, d0) = (baseline("width"), baseline("depth"));
+            notices.push(format!(
+                "The link asks for a toy network of width {w} at depth {d}, too large for the \
+                 page ((depth − 1) × width² may be at most {}); using width {w0} at depth {d0}.",
+                ToyModelConfig::MAX_HIDDEN_WEIGHTS
+            ));
+            self.set("width", &w0);
+            self.set("depth", &d0);
         }
     }
 }

@@ -325,6 +325,17 @@ impl ToyModelConfig {
     pub const LEARNING_RATE: (f64, f64) = (1e-6, 1.0);
     /// First-layer scales the page and a link may ask for.
     pub const INPUT_SCALE: (f64, f64) = (0.01, 100.0);
+    /// The most hidden-to-hidden weights, (depth − 1) × width², the page and a link may ask
+    /// for. Each epoch evaluates the network over the whole view (81² points, 26³ in 3-D), in
+    /// paced chunks so the page keeps answering: at this size an epoch takes about a second in
+    /// 3-D on a slow 2-core CPU, and width 1024 at depth 8 would take 4.7 s an epoch in 2-D,
+    /// too slow to watch.
+    pub const MAX_HIDDEN_WEIGHTS: usize = 1 << 18;
+
+    /// The hidden-to-hidden weights of a network `width` wide and `depth` deep.
+    pub fn hidden_weights(width: usize, depth: usize) -> usize {
+        depth.saturating_sub(1) * width * width
+    }
 }
 
 /// A small MLP: `[batch, dim]` points to two logits.

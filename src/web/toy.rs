@@ -35,11 +35,6 @@ const GRID: usize = 81;
 const VOLUME: usize = 26;
 /// Margin round the data in the views, in world units.
 const PAD: f32 = 0.25;
-/// The most hidden-to-hidden weights, (depth − 1) × width², of a toy network. Each epoch
-/// evaluates it over the whole view (81² points, 26³ in 3-D), in paced chunks so the page keeps
-/// answering: at this size an epoch takes about a second in 3-D on a slow 2-core CPU, and
-/// width 1024 at depth 8 would take 4.7 s an epoch in 2-D, too slow to watch.
-const MAX_HIDDEN_WEIGHTS: usize = 1 << 18;
 /// The training loop yields to the browser at least this often.
 const YIELD_MS: f64 = 30.0;
 /// Frames per second when replaying the history.
@@ -112,11 +107,12 @@ impl Settings {
         let seed = self.seed()?;
         let width = whole("width", &self.width.get_untracked(), ToyModelConfig::WIDTH)?;
         let depth = whole("depth", &self.depth.get_untracked(), ToyModelConfig::DEPTH)?;
-        if depth.saturating_sub(1) * width * width > MAX_HIDDEN_WEIGHTS {
+        if ToyModelConfig::hidden_weights(width, depth) > ToyModelConfig::MAX_HIDDEN_WEIGHTS {
             return Err(format!(
                 "width {width} at depth {depth} is too large for the page: (depth − 1) × width² \
-                 may be at most {MAX_HIDDEN_WEIGHTS} (width 512 at depth 2, 256 at depth 5), as \
-                 every epoch measures the network over the whole view, which would take seconds"
+                 may be at most {} (width 512 at depth 2, 256 at depth 5), as every epoch \
+                 measures the network over the whole view, which would take seconds",
+                ToyModelConfig::MAX_HIDDEN_WEIGHTS
             ));
         }
         Ok((
