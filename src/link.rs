@@ -260,10 +260,10 @@ pub fn fields() -> Vec<Field> {
     let attack = AttackConfig::default();
     let world = ToyConfig::default();
     let toy = ToyModelConfig::default();
-    let number = |bounds: Bounds| Rule::Number(bounds);
-    let whole = |range: (usize, usize)| Rule::Number(range.into());
+    fn number(bounds: impl Into<Bounds>) -> Rule {
+        Rule::Number(bounds.into())
+    }
     let choice = |ids: &[&'static str]| Rule::Choice(ids.to_vec());
-    let seed = whole(SEED);
     vec![
         Field::new(
             "dataset",
@@ -278,20 +278,25 @@ pub fn fields() -> Vec<Field> {
             Rule::Choice(ids(&ClassifierKind::ALL, ClassifierKind::id)),
             train.model.id(),
         ),
-        Field::new("epochs", G::Train, whole(TrainConfig::EPOCHS), train.epochs),
+        Field::new(
+            "epochs",
+            G::Train,
+            number(TrainConfig::EPOCHS),
+            train.epochs,
+        ),
         Field::new(
             "batch",
             G::Train,
-            whole(TrainConfig::BATCH_SIZE),
+            number(TrainConfig::BATCH_SIZE),
             train.batch_size,
         ),
         Field::new(
             "lr",
             G::Train,
-            number(TrainConfig::LEARNING_RATE.into()),
+            number(TrainConfig::LEARNING_RATE),
             train.learning_rate,
         ),
-        Field::new("seed", G::Train, seed.clone(), train.seed),
+        Field::new("seed", G::Train, number(SEED), train.seed),
         Field::new(
             "schedule",
             G::Train,
@@ -301,7 +306,7 @@ pub fn fields() -> Vec<Field> {
         Field::new(
             "shift",
             G::Train,
-            whole(TrainConfig::MAX_SHIFT),
+            number(TrainConfig::MAX_SHIFT),
             train.max_shift,
         ),
         Field::new("ema", G::Train, number(EMA_DECAY), train.ema_decay),
@@ -314,20 +319,20 @@ pub fn fields() -> Vec<Field> {
         Field::new(
             "k",
             G::Autoencoder,
-            whole(AutoencoderConfig::LATENT),
+            number(AutoencoderConfig::LATENT),
             ae.latent,
         ),
         Field::new(
             "ae_epochs",
             G::Autoencoder,
-            whole(AutoencoderConfig::EPOCHS),
+            number(AutoencoderConfig::EPOCHS),
             ae.epochs,
         ),
-        Field::new("digit", G::Attack, whole((0, MAX_DIGIT)), ""),
+        Field::new("digit", G::Attack, number((0, MAX_DIGIT)), ""),
         Field::new("norm", G::Attack, choice(&["l2", "linf"]), "l2"),
         Field::new("eps", G::Attack, number(L2_RADIUS), attack.eps),
         Field::new("step", G::Attack, number(L2_RADIUS), attack.step_size),
-        Field::new("steps", G::Attack, whole(AttackConfig::STEPS), 200),
+        Field::new("steps", G::Attack, number(AttackConfig::STEPS), 200),
         Field::new(
             "target",
             G::Attack,
@@ -351,33 +356,28 @@ pub fn fields() -> Vec<Field> {
             Rule::Choice(ids(&ToyPreset::ALL, ToyPreset::id)),
             world.preset.id(),
         ),
-        Field::new("points", G::Toy, whole(ToyConfig::COUNT), world.count),
-        Field::new(
-            "noise",
-            G::Toy,
-            number(ToyConfig::NOISE.into()),
-            world.noise,
-        ),
+        Field::new("points", G::Toy, number(ToyConfig::COUNT), world.count),
+        Field::new("noise", G::Toy, number(ToyConfig::NOISE), world.noise),
         Field::new(
             "labels",
             G::Toy,
             choice(&["checkerboard", "stripes"]),
             "checkerboard",
         ),
-        Field::new("toy_seed", G::Toy, seed, world.seed),
-        Field::new("width", G::Toy, whole(ToyModelConfig::WIDTH), toy.width),
-        Field::new("depth", G::Toy, whole(ToyModelConfig::DEPTH), toy.depth),
+        Field::new("toy_seed", G::Toy, number(SEED), world.seed),
+        Field::new("width", G::Toy, number(ToyModelConfig::WIDTH), toy.width),
+        Field::new("depth", G::Toy, number(ToyModelConfig::DEPTH), toy.depth),
         Field::new("activation", G::Toy, choice(&["relu", "tanh"]), "relu"),
         Field::new(
             "toy_lr",
             G::Toy,
-            number(ToyModelConfig::LEARNING_RATE.into()),
+            number(ToyModelConfig::LEARNING_RATE),
             toy.learning_rate,
         ),
         Field::new(
             "scale",
             G::Toy,
-            number(ToyModelConfig::INPUT_SCALE.into()),
+            number(ToyModelConfig::INPUT_SCALE),
             toy.input_scale,
         ),
         Field::new("toy_epochs", G::Toy, number(TOY_EPOCHS), 100),
@@ -474,7 +474,7 @@ impl Settings {
     }
 
     /// Settings that are fine alone but not together, each put right with a notice.
-    fn check_combinations(&mut self, notices: &mut Vec<String>) {
+    fn check_combinations(&mut self, fields: &[Field], notices: &mut Vec<String>) {
         let eps = self.get("eps").to_string();
         if self.get("norm") == "linf" && eps.parse::<f32>().is_ok_and(|e| e > 1.0) {
             notices.push(format!(
@@ -494,9 +494,8 @@ impl Settings {
         if let (Ok(w), Ok(d)) = (width.parse::<usize>(), depth.parse::<usize>())
             && ToyModelConfig::hidden_weights(w, d) > ToyModelConfig::MAX_HIDDEN_WEIGHTS
         {
-            let table = fields();
             let baseline = |key: &str| {
-                table
+                fields
                     .iter()
                     .find(|f| f.key == key)
                     .map_or_else(String::new, |f| self.baseline(f))
@@ -603,7 +602,7 @@ pub fn parse(query: &str) -> Parsed {
             }
         ));
     }
-    settings.check_combinations(&mut notices);
+    settings.check_combinations(&fields, &mut notices);
     Parsed { settings, notices }
 }
 
