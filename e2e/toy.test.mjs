@@ -118,6 +118,17 @@ test('toy worlds: the paper preset over 100 epochs, scrubbing, replay, 3-D', { t
     await page.waitForTimeout(300);
     assert.ok((await colours(page, 'toy-section-plot')) > 20, 'the section is drawn');
     await section.screenshot({ path: join(SHOTS, 'toy-sheet-section.png') });
+    // A y outside the section's bounds says so under the field; the last section stays drawn.
+    const note = byTestId(page, 'toy-section-note');
+    assert.equal(await note.textContent(), '');
+    const drawn = await section.screenshot();
+    await byTestId(page, 'toy-section-y').fill('5');
+    await page.waitForFunction(() => document.querySelector('[data-testid="toy-section-note"]').textContent !== '');
+    assert.equal(await note.textContent(), "The cross-section's y must be between -1 and 2, not 5; the section shown stays at y = 0.5.");
+    assert.ok(drawn.equals(await section.screenshot()), 'the section at y = 0.5 stays');
+    await page.locator('.toy-figure:has([data-testid="toy-section-plot"])').screenshot({ path: join(SHOTS, 'toy-section-out-of-bounds.png') });
+    await byTestId(page, 'toy-section-y').fill('0.25');
+    await page.waitForFunction(() => document.querySelector('[data-testid="toy-section-note"]').textContent === '');
     await page.locator('section.toy').screenshot({ path: join(SHOTS, 'toy-panel.png') });
     assert.deepEqual(page.errors, []);
   } finally {

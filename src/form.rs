@@ -7,9 +7,12 @@
 /// Seeds the page takes: any 32-bit value.
 pub const SEED: (usize, usize) = (0, u32::MAX as usize);
 
-/// An L2 radius or range on the 28 × 28 images: above 0 and at most the largest L2 distance
-/// between two images (black and white, √784 = 28).
-pub const L2_RADIUS: Bounds = Bounds::Above(0.0, 28.0);
+/// The largest L2 distance between two 28 × 28 images with pixels in [0, 1] (black and white,
+/// √784 = 28): no radius or range on them needs more.
+pub const IMAGE_DIAMETER: f64 = 28.0;
+
+/// An L2 radius or range on the 28 × 28 images: above 0 and at most [`IMAGE_DIAMETER`].
+pub const L2_RADIUS: Bounds = Bounds::Above(0.0, IMAGE_DIAMETER);
 
 /// The range a number setting may take, stated once: its panel reads what was typed against
 /// it ([`whole`], [`real`]), its field shows it as the input's `min` and `max`

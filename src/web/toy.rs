@@ -655,6 +655,7 @@ pub fn ToyPanel(
                         <figcaption>
                             <NumberField label="Cross-section at y =" testid="toy-section-y" value=section_y bounds=TOY_SECTION_Y step="0.05" disabled=Signal::derive(|| false)/>
                             "The vertical plane at this y: the boundary across the sheet (dashed) and the points near the plane."
+                            <span class="field-note" data-testid="toy-section-note" role="status">{move || section_note(&section_y.get(), section.with(|s| s.as_ref().map(|s| s.1)))}</span>
                         </figcaption>
                     </figure>
                 </Show>
@@ -704,6 +705,19 @@ pub fn ToyPanel(
 
 /// The (x, z) square of a 3-D world's vertical sections: x over the volume, z centred on it
 /// with the same span, so that distances look true.
+/// Under the cross-section's field: nothing while `typed` is a y in [`TOY_SECTION_Y`], else why
+/// not and the y of the section still shown (`shown`), as the plot keeps it.
+fn section_note(typed: &str, shown: Option<f32>) -> String {
+    match (
+        real::<f32>("The cross-section's y", typed, TOY_SECTION_Y),
+        shown,
+    ) {
+        (Ok(_), _) => String::new(),
+        (Err(e), Some(y)) => format!("{e}; the section shown stays at y = {y}."),
+        (Err(e), None) => format!("{e}."),
+    }
+}
+
 fn section_grid(volume: &Volume) -> Grid {
     let half = (volume.x.1 - volume.x.0) / 2.0;
     let centre = (volume.z.0 + volume.z.1) / 2.0;

@@ -75,7 +75,7 @@ const fn field(
 /// Allowed ranges of the settings.
 const IMAGES: Bounds = Bounds::Whole(1, 2000);
 const PROBES: Bounds = Bounds::Whole(1, 200);
-const RADIUS: Bounds = Bounds::Closed(0.1, 28.0);
+const RADIUS: Bounds = Bounds::Closed(0.1, form::IMAGE_DIAMETER);
 const STEPS: Bounds = Bounds::Whole(1, 5000);
 const EPOCHS: Bounds = Bounds::Whole(1, 20);
 
