@@ -525,8 +525,8 @@ compare('Code download, gzipped, a browser with WebGPU', withGpu.gz / 1e6, 'Tens
 });
 // Library against library: burn's training code alone against tfjs's, both with no app.
 const FLOOR_BUILDS = [
-  { name: 'cpu', what: 'on the CPU', peer: 'TensorFlow.js (tfjs + wasm backend)', files: TFJS_CPU, backends: 'burn Flex', publish: 'compiled for size, wasm-opt -Oz without inlining' },
-  { name: 'webgpu', what: 'on the CPU or WebGPU', peer: 'TensorFlow.js (tfjs + wasm and webgpu backends)', files: TFJS_WEBGPU, backends: 'burn Flex and burn-wgpu', publish: 'compiled for size, LTO, wasm-opt -Oz' },
+  { name: 'cpu', what: 'on the CPU', peer: 'TensorFlow.js (tfjs + wasm backend)', peerFiles: TFJS_CPU, backends: 'burn Flex', publish: 'compiled for size, wasm-opt -Oz without inlining' },
+  { name: 'webgpu', what: 'on the CPU or WebGPU', peer: 'TensorFlow.js (tfjs + wasm and webgpu backends)', peerFiles: TFJS_WEBGPU, backends: 'burn Flex and burn-wgpu', publish: 'compiled for size, LTO, wasm-opt -Oz' },
 ];
 for (const build of FLOOR_BUILDS) {
   const files = ['floor_bg.wasm', 'floor.js'].map((f) => join(FLOOR_DIR, build.name, f));
@@ -536,7 +536,7 @@ for (const build of FLOOR_BUILDS) {
     const how = trained.error ?? `trained ${trained.steps} steps in the peers' page, mean loss of the first and last five ${trained.first.toFixed(2)} → ${trained.last.toFixed(2)}, ${(trained.ms / 1000).toFixed(1)} s`;
     rows.push([`The floor: burn alone training the reference MLP ${build.what} (bench/burn-floor: ${build.backends}, burn's Linear, cross-entropy and Adam, no app; ${build.publish}), .wasm + glue, raw / gzipped`, `${mb(sizeAll(files))} / ${mb(gzAll(files))} (${how})`]);
   }
-  compare(`Code download, gzipped, library against library: training the reference MLP ${build.what}`, trained.error ?? weight, build.peer, gzAll(build.files) / 1e6, {
+  compare(`Code download, gzipped, library against library: training the reference MLP ${build.what}`, trained.error ?? weight, build.peer, gzAll(build.peerFiles) / 1e6, {
     unit: 'MB',
     higherIsBetter: false,
     format: (x) => x.toFixed(2),

@@ -63,6 +63,14 @@ impl Bounds {
         (self.lo().to_string(), self.hi().to_string())
     }
 
+    /// The field's `step` where it names none: whole numbers step by 1, others take any value.
+    pub fn step(self) -> &'static str {
+        match self {
+            Self::Whole(..) => "1",
+            Self::Closed(..) | Self::Above(..) => "any",
+        }
+    }
+
     /// Whether `v` (in the reader's type `T`) lies in the bounds, the ends rounded to `T` as
     /// the typed value was.
     fn admits<T: Real>(self, v: T) -> bool {
@@ -284,6 +292,7 @@ mod tests {
             whole("seed", &Bounds::from(SEED).attributes().1, SEED),
             Ok(SEED.1)
         );
+        assert_eq!((Bounds::from(SEED).step(), L2_RADIUS.step()), ("1", "any"));
     }
 
     #[test]

@@ -496,9 +496,9 @@ pub fn AttackPanel(
                     </label>
                     // The radii show the images' L2 diameter as their bound; the reader takes any
                     // positive radius and, past the diameter, uses it with a notice.
-                    <NumberField label="eps (ball radius)" testid="attack-eps" value=settings.eps bounds=L2_RADIUS step="any" disabled=Signal::derive(busy)/>
-                    <NumberField label="Step size" testid="attack-step" value=settings.step bounds=L2_RADIUS step="any" disabled=Signal::derive(busy)/>
-                    <NumberField label="Steps" testid="attack-steps" value=settings.steps bounds=AttackConfig::STEPS step="1" disabled=Signal::derive(busy)/>
+                    <NumberField label="eps (ball radius)" testid="attack-eps" value=settings.eps bounds=L2_RADIUS disabled=Signal::derive(busy)/>
+                    <NumberField label="Step size" testid="attack-step" value=settings.step bounds=L2_RADIUS disabled=Signal::derive(busy)/>
+                    <NumberField label="Steps" testid="attack-steps" value=settings.steps bounds=AttackConfig::STEPS disabled=Signal::derive(busy)/>
                     <label>"Target"
                         <select data-testid="attack-target" aria-label="Target class"
                             prop:value=move || settings.target.get()
@@ -507,7 +507,7 @@ pub fn AttackPanel(
                             {(0..10).map(|c| view! { <option value=c.to_string()>{format!("make it a {c}")}</option> }).collect_view()}
                         </select>
                     </label>
-                    <NumberField label="Restricted: search up to L2" testid="attack-search" value=settings.search bounds=L2_RADIUS step="any" disabled=Signal::derive(busy)/>
+                    <NumberField label="Restricted: search up to L2" testid="attack-search" value=settings.search bounds=L2_RADIUS disabled=Signal::derive(busy)/>
                     <label class="check">
                         <input type="checkbox" data-testid="attack-random-start"
                             prop:checked=move || settings.random_start.get()

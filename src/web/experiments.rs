@@ -377,7 +377,7 @@ pub fn ExperimentsPanel(
                     .map(|(spec, value)| {
                         view! {
                             <NumberField label=spec.label testid=spec.testid value=*value bounds=spec.bounds
-                                step=spec.step() disabled=busy/>
+                                disabled=busy/>
                         }
                     })
                     .collect_view();

@@ -5,17 +5,18 @@ use crate::form::Bounds;
 use leptos::prelude::*;
 
 /// A labelled number input bound to a text signal, read on use against `bounds`, which the
-/// input states as its `min` and `max`.
+/// input states as its `min` and `max`; its `step` is the bounds' own unless one is given.
 #[component]
 pub fn NumberField(
     label: &'static str,
     testid: &'static str,
     value: RwSignal<String>,
     #[prop(into)] bounds: Bounds,
-    step: &'static str,
+    #[prop(optional)] step: Option<&'static str>,
     disabled: Signal<bool>,
 ) -> impl IntoView {
     let (min, max) = bounds.attributes();
+    let step = step.unwrap_or(bounds.step());
     view! {
         <label>{label}
             <input type="number" inputmode="decimal" data-testid=testid aria-label=label min=min max=max step=step

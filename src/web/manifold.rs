@@ -257,8 +257,8 @@ pub fn AutoencoderPanel(
             <div class="controls">
                 <ChoiceField label="Architecture" testid="ae-kind" value=kind disabled=Signal::derive(active)
                     options=AutoencoderKind::ALL.into_iter().map(|k| (k.id(), k.label())).collect()/>
-                <NumberField label="Latent dimension k" testid="latent-k" value=latent bounds=AutoencoderConfig::LATENT step="1" disabled=Signal::derive(active)/>
-                <NumberField label="Epochs" testid="ae-epochs" value=epochs bounds=AutoencoderConfig::EPOCHS step="1" disabled=Signal::derive(active)/>
+                <NumberField label="Latent dimension k" testid="latent-k" value=latent bounds=AutoencoderConfig::LATENT disabled=Signal::derive(active)/>
+                <NumberField label="Epochs" testid="ae-epochs" value=epochs bounds=AutoencoderConfig::EPOCHS disabled=Signal::derive(active)/>
                 <div class="buttons">
                     <button class="primary" data-testid="ae-train-start" on:click=start disabled=move || !ready() || active()>"Train autoencoder"</button>
                     <button data-testid="ae-train-cancel" on:click=cancel disabled=move || !active()>"Cancel"</button>

@@ -283,11 +283,11 @@ pub fn SlicePanel(
             <div class="controls slice-controls">
                 <ChoiceField label="Plane (horizontal × vertical)" testid="slice-axes" value=settings.axes options
                     disabled=Signal::derive(busy)/>
-                <NumberField label="Horizontal range ± (L2)" testid="slice-range-1" value=settings.extent1 bounds=L2_RADIUS step="any"
+                <NumberField label="Horizontal range ± (L2)" testid="slice-range-1" value=settings.extent1 bounds=L2_RADIUS
                     disabled=Signal::derive(busy)/>
-                <NumberField label="Vertical range ± (L2)" testid="slice-range-2" value=settings.extent2 bounds=L2_RADIUS step="any"
+                <NumberField label="Vertical range ± (L2)" testid="slice-range-2" value=settings.extent2 bounds=L2_RADIUS
                     disabled=Signal::derive(busy)/>
-                <NumberField label="Cells per axis" testid="slice-resolution" value=settings.resolution bounds=SLICE_CELLS step="1"
+                <NumberField label="Cells per axis" testid="slice-resolution" value=settings.resolution bounds=SLICE_CELLS
                     disabled=Signal::derive(busy)/>
                 <div class="buttons">
                     <button data-testid="slice-redraw" on:click=move |_| start()

@@ -273,6 +273,9 @@ pub fn ToyPanel(
     let yaw = RwSignal::new(-0.6f64);
     let pitch = RwSignal::new(0.45f64);
     let section_y = RwSignal::new("0.5".to_string());
+    // The typed y, read once for the section and the note under its field.
+    let section_y_read =
+        Memo::new(move |_| real::<f32>("The cross-section's y", &section_y.get(), TOY_SECTION_Y));
     let section = RwSignal::new(None::<(usize, f32, Vec<f32>)>);
     let section_generation = StoredValue::new(0u32);
 
@@ -427,7 +430,7 @@ pub fn ToyPanel(
     Effect::new(move || {
         toy.version.track();
         let shown = toy.shown.get();
-        let Ok(y) = real::<f32>("y", &section_y.get(), TOY_SECTION_Y) else {
+        let Ok(y) = section_y_read.get() else {
             return;
         };
         let Some(device) = lab.with_value(|l| l.as_ref().map(|l| l.device.clone())) else {
@@ -598,22 +601,22 @@ pub fn ToyPanel(
                 <ChoiceField label="World" testid="toy-world" value=settings.preset disabled=busy
                     options=vec![("paper", "The paper's 5 points"), ("line", "Points on a line"), ("sine", "Points on a sine"),
                         ("circle", "Points on a circle"), ("plane", "3-D: a plane"), ("sheet", "3-D: a curved sheet")]/>
-                <NumberField label="Points" testid="toy-count" value=settings.count bounds=ToyConfig::COUNT step="1" disabled=fixed_count/>
+                <NumberField label="Points" testid="toy-count" value=settings.count bounds=ToyConfig::COUNT disabled=fixed_count/>
                 <NumberField label="Noise" testid="toy-noise" value=settings.noise bounds=ToyConfig::NOISE step="0.01" disabled=busy/>
                 <Show when=move || three_d.get()>
                     <ChoiceField label="Labels" testid="toy-labels" value=settings.labels disabled=busy
                         options=vec![("checkerboard", "Checkerboard"), ("stripes", "Stripes")]/>
                 </Show>
-                <NumberField label="Seed" testid="toy-seed" value=settings.seed bounds=SEED step="1" disabled=busy/>
+                <NumberField label="Seed" testid="toy-seed" value=settings.seed bounds=SEED disabled=busy/>
             </div>
             <div class="controls">
-                <NumberField label="Width" testid="toy-width" value=settings.width bounds=ToyModelConfig::WIDTH step="1" disabled=busy/>
-                <NumberField label="Depth" testid="toy-depth" value=settings.depth bounds=ToyModelConfig::DEPTH step="1" disabled=busy/>
+                <NumberField label="Width" testid="toy-width" value=settings.width bounds=ToyModelConfig::WIDTH disabled=busy/>
+                <NumberField label="Depth" testid="toy-depth" value=settings.depth bounds=ToyModelConfig::DEPTH disabled=busy/>
                 <ChoiceField label="Activation" testid="toy-activation" value=settings.activation disabled=busy
                     options=vec![("relu", "ReLU"), ("tanh", "tanh")]/>
-                <NumberField label="Learning rate (Adam)" testid="toy-lr" value=settings.learning_rate bounds=ToyModelConfig::LEARNING_RATE step="any" disabled=busy/>
-                <NumberField label="Initial scale, first layer" testid="toy-input-scale" value=settings.input_scale bounds=ToyModelConfig::INPUT_SCALE step="any" disabled=busy/>
-                <NumberField label="Epochs" testid="toy-epochs" value=settings.epochs bounds=TOY_EPOCHS step="1" disabled=busy/>
+                <NumberField label="Learning rate (Adam)" testid="toy-lr" value=settings.learning_rate bounds=ToyModelConfig::LEARNING_RATE disabled=busy/>
+                <NumberField label="Initial scale, first layer" testid="toy-input-scale" value=settings.input_scale bounds=ToyModelConfig::INPUT_SCALE disabled=busy/>
+                <NumberField label="Epochs" testid="toy-epochs" value=settings.epochs bounds=TOY_EPOCHS disabled=busy/>
             </div>
             <div class="buttons">
                 <button class="primary" data-testid="toy-train-start" on:click=start disabled=move || !ready() || busy.get()>"Train"</button>
@@ -655,7 +658,7 @@ pub fn ToyPanel(
                         <figcaption>
                             <NumberField label="Cross-section at y =" testid="toy-section-y" value=section_y bounds=TOY_SECTION_Y step="0.05" disabled=Signal::derive(|| false)/>
                             "The vertical plane at this y: the boundary across the sheet (dashed) and the points near the plane."
-                            <span class="field-note" data-testid="toy-section-note" role="status">{move || section_note(&section_y.get(), section.with(|s| s.as_ref().map(|s| s.1)))}</span>
+                            <span class="field-note" data-testid="toy-section-note" role="status">{move || section_y_read.with(|read| section_note(read, section.with(|s| s.as_ref().map(|s| s.1))))}</span>
                         </figcaption>
                     </figure>
                 </Show>
@@ -703,21 +706,18 @@ pub fn ToyPanel(
     }
 }
 
-/// The (x, z) square of a 3-D world's vertical sections: x over the volume, z centred on it
-/// with the same span, so that distances look true.
-/// Under the cross-section's field: nothing while `typed` is a y in [`TOY_SECTION_Y`], else why
-/// not and the y of the section still shown (`shown`), as the plot keeps it.
-fn section_note(typed: &str, shown: Option<f32>) -> String {
-    match (
-        real::<f32>("The cross-section's y", typed, TOY_SECTION_Y),
-        shown,
-    ) {
+/// Under the cross-section's field: nothing while its y was read, else why not and the y of
+/// the section still shown (`shown`), as the plot keeps it.
+fn section_note(read: &Result<f32, String>, shown: Option<f32>) -> String {
+    match (read, shown) {
         (Ok(_), _) => String::new(),
         (Err(e), Some(y)) => format!("{e}; the section shown stays at y = {y}."),
         (Err(e), None) => format!("{e}."),
     }
 }
 
+/// The (x, z) square of a 3-D world's vertical sections: x over the volume, z centred on it
+/// with the same span, so that distances look true.
 fn section_grid(volume: &Volume) -> Grid {
     let half = (volume.x.1 - volume.x.0) / 2.0;
     let centre = (volume.z.0 + volume.z.1) / 2.0;

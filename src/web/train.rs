@@ -322,14 +322,14 @@ pub fn TrainPanel(
             <div class="controls">
                 <ChoiceField label="Model" testid="model-select" value=model disabled=Signal::derive(active)
                     options=ClassifierKind::ALL.into_iter().map(|k| (k.id(), k.label())).collect()/>
-                <NumberField label="Epochs" testid="epochs" value=epochs bounds=TrainConfig::EPOCHS step="1" disabled=Signal::derive(active)/>
-                <NumberField label="Batch size" testid="batch-size" value=batch bounds=TrainConfig::BATCH_SIZE step="1" disabled=Signal::derive(active)/>
-                <NumberField label="Learning rate" testid="learning-rate" value=rate bounds=TrainConfig::LEARNING_RATE step="any" disabled=Signal::derive(active)/>
-                <NumberField label="Seed" testid="seed" value=seed bounds=SEED step="1" disabled=Signal::derive(active)/>
+                <NumberField label="Epochs" testid="epochs" value=epochs bounds=TrainConfig::EPOCHS disabled=Signal::derive(active)/>
+                <NumberField label="Batch size" testid="batch-size" value=batch bounds=TrainConfig::BATCH_SIZE disabled=Signal::derive(active)/>
+                <NumberField label="Learning rate" testid="learning-rate" value=rate bounds=TrainConfig::LEARNING_RATE disabled=Signal::derive(active)/>
+                <NumberField label="Seed" testid="seed" value=seed bounds=SEED disabled=Signal::derive(active)/>
                 <ChoiceField label="Learning-rate schedule" testid="lr-schedule" value=schedule disabled=Signal::derive(active)
                     options=LrSchedule::ALL.into_iter().map(|k| (k.id(), k.id())).collect()/>
-                <NumberField label="Random shift (px)" testid="augment-shift" value=shift bounds=TrainConfig::MAX_SHIFT step="1" disabled=Signal::derive(active)/>
-                <NumberField label="Weight averaging" testid="ema-decay" value=ema bounds=EMA_DECAY step="any" disabled=Signal::derive(active)/>
+                <NumberField label="Random shift (px)" testid="augment-shift" value=shift bounds=TrainConfig::MAX_SHIFT disabled=Signal::derive(active)/>
+                <NumberField label="Weight averaging" testid="ema-decay" value=ema bounds=EMA_DECAY disabled=Signal::derive(active)/>
                 <div class="buttons">
                     <button class="primary" data-testid="train-start" on:click=start disabled=move || !ready() || active()>"Train"</button>
                     <button data-testid="train-pause" on:click=toggle_pause disabled=move || !active()>

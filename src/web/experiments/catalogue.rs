@@ -48,16 +48,6 @@ pub struct FieldSpec {
     pub bounds: Bounds,
 }
 
-impl FieldSpec {
-    /// The input's `step`: "1" for whole numbers, "any" otherwise.
-    pub fn step(&self) -> &'static str {
-        match self.bounds {
-            Bounds::Whole(..) => "1",
-            _ => "any",
-        }
-    }
-}
-
 const fn field(
     label: &'static str,
     testid: &'static str,
